@@ -1,0 +1,315 @@
+// The one place that sends HTTP to the API server: fetch over a Deno.createHttpClient with the
+// cluster CA and client certificate, timeouts and cancellation, retries of connection errors,
+// 429 and 5xx (honouring Retry-After), and one credential refresh after a 401.
+// It knows URLs and status codes, never resources or handlers.
+
+import * as backoff from "../async/backoff.ts";
+import * as clocks from "../async/clock.ts";
+import type * as networking from "../settings/networking.ts";
+import * as networkingDefaults from "../settings/networking.ts";
+import type * as connections from "./connections.ts";
+import * as errors from "./errors.ts";
+
+/** Query parameters; `undefined` values are left out. */
+export type Query = Record<string, string | number | boolean | undefined>;
+
+/** One request to the API server. */
+export interface RequestOptions {
+  query?: Query | undefined;
+  /** A JSON-serialisable body. */
+  body?: unknown;
+  /** @default {"application/json"} */
+  contentType?: string | undefined;
+  signal?: AbortSignal | undefined;
+  /** Overrides `requestTimeoutSeconds`; `Infinity` for streams. */
+  timeoutSeconds?: number | undefined;
+  /** Overrides the number of retries; 0 for none. */
+  retries?: number | undefined;
+  /** @default {"application/json"} */
+  accept?: string | undefined;
+}
+
+/** Options of a transport beyond the connection. */
+export interface TransportOptions {
+  settings?: Partial<networking.NetworkingSettings>;
+  clock?: clocks.Clock;
+  random?: () => number;
+  /**
+   * Deno cannot skip TLS verification per client, only for the whole process
+   * (`--unsafely-ignore-certificate-errors`). Set this to confirm the process was started so.
+   */
+  insecureSkipTlsVerifyProcessWide?: boolean;
+  userAgent?: string;
+}
+
+/** A transport: typed JSON requests and raw streams to one API server. */
+export class Transport implements Disposable {
+  readonly connection: connections.Connection;
+  readonly settings: networking.NetworkingSettings;
+  readonly clock: clocks.Clock;
+  readonly #random: () => number;
+  readonly #userAgent: string;
+  #clients = new Map<string, Deno.HttpClient>();
+
+  constructor(connection: connections.Connection, options: TransportOptions = {}) {
+    if (connection.insecureSkipTlsVerify && !options.insecureSkipTlsVerifyProcessWide) {
+      throw new errors.ConfigError(
+        `Cannot honour insecure-skip-tls-verify of ${connection.source}: Deno can skip TLS verification only process-wide; ` +
+          `start Deno with --unsafely-ignore-certificate-errors=${hostOf(connection.server)} and set KOPF_INSECURE_SKIP_TLS_VERIFY=1, ` +
+          `or give the cluster a certificate-authority`,
+        { field: "insecure-skip-tls-verify" },
+      );
+    }
+    if (connection.tlsServerName) {
+      throw new errors.ConfigError(
+        `Cannot honour tls-server-name "${connection.tlsServerName}" of ${connection.source}: Deno's fetch cannot override the TLS server name; ` +
+          `use a server URL whose host name the certificate names`,
+        { field: "tls-server-name" },
+      );
+    }
+    this.connection = connection;
+    this.settings = { ...networkingDefaults.defaultNetworking(), ...options.settings };
+    this.clock = options.clock ?? clocks.realClock;
+    this.#random = options.random ?? Math.random;
+    this.#userAgent = options.userAgent ?? "kopf-deno";
+  }
+
+  /** Sends a request and returns the parsed JSON body (or `undefined` for an empty body). */
+  async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    const response = await this.#send(method, path, options);
+    const text = await this.#readText(response, method, path, options.signal);
+    if (!text) return undefined as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch (cause) {
+      throw new errors.TransportError(
+        `${method} ${this.#url(path)} returned a body that is not JSON: ${text.slice(0, 200)}`,
+        method,
+        this.#url(path),
+        cause,
+      );
+    }
+  }
+
+  /**
+   * Opens a streaming response (a watch) and returns its body. No overall timeout applies;
+   * the caller aborts through `signal`. Connection errors are not retried here: the watcher
+   * owns its reconnect schedule. A 401 still gets one credential refresh.
+   */
+  async stream(
+    method: string,
+    path: string,
+    options: RequestOptions = {},
+  ): Promise<ReadableStream<Uint8Array>> {
+    const response = await this.#send(method, path, {
+      retries: 0,
+      timeoutSeconds: Infinity,
+      ...options,
+    });
+    if (!response.body) {
+      throw new errors.TransportError(`${method} ${this.#url(path)} returned no body`, method, this.#url(path));
+    }
+    return response.body;
+  }
+
+  /** Closes the underlying HTTP clients; open streams end. */
+  close(): void {
+    for (const client of this.#clients.values()) client.close();
+    this.#clients.clear();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #url(path: string, query?: Query): string {
+    let url = this.connection.server + path;
+    if (query) {
+      const params = new URLSearchParams();
+      for (const [key, value] of Object.entries(query)) {
+        if (value !== undefined) params.set(key, String(value));
+      }
+      const qs = params.toString();
+      if (qs) url += `?${qs}`;
+    }
+    return url;
+  }
+
+  async #send(method: string, path: string, options: RequestOptions): Promise<Response> {
+    const url = this.#url(path, options.query);
+    const retries = options.retries ?? this.settings.retries;
+    const delays = new backoff.Backoff({
+      initialMs: this.settings.retryInitialDelaySeconds * 1000,
+      maxMs: this.settings.retryMaxDelaySeconds * 1000,
+      clock: this.clock,
+      random: this.#random,
+    });
+    let refreshed = false;
+    for (let attempt = 0;; attempt++) {
+      let error: errors.KubernetesError;
+      const credentials = await this.connection.authenticator.credentials(options.signal);
+      try {
+        const response = await this.#fetch(method, url, credentials, options);
+        if (response.ok) return response;
+        error = await this.#errorOf(response, method, url, options.signal);
+      } catch (e) {
+        if (!(e instanceof errors.TransportError)) throw e;
+        error = e;
+      }
+      if (error instanceof errors.ApiUnauthorizedError && !refreshed) {
+        refreshed = true;
+        if (await this.connection.authenticator.refresh(credentials, options.signal)) {
+          attempt--; // the refresh is not a retry
+          continue;
+        }
+      }
+      if (!errors.isRetriable(error) || attempt >= retries) throw error;
+      const retryAfterMs = error instanceof errors.ApiError && error.retryAfterSeconds !== undefined
+        ? Math.min(error.retryAfterSeconds * 1000, this.settings.retryMaxDelaySeconds * 1000)
+        : undefined;
+      await this.clock.sleep(retryAfterMs ?? delays.next(), options.signal);
+    }
+  }
+
+  async #fetch(
+    method: string,
+    url: string,
+    credentials: connections.Credentials,
+    options: RequestOptions,
+  ): Promise<Response> {
+    const headers: Record<string, string> = {
+      "Accept": options.accept ?? "application/json",
+      "User-Agent": this.#userAgent,
+    };
+    if (credentials.authorization) headers["Authorization"] = credentials.authorization;
+    let body: string | undefined;
+    if (options.body !== undefined) {
+      body = JSON.stringify(options.body);
+      headers["Content-Type"] = options.contentType ?? "application/json";
+    }
+    const timeoutSeconds = options.timeoutSeconds ?? this.settings.requestTimeoutSeconds;
+    const timeout = Number.isFinite(timeoutSeconds) ? AbortSignal.timeout(timeoutSeconds * 1000) : undefined;
+    const signals = [options.signal, timeout].filter((s): s is AbortSignal => s !== undefined);
+    const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
+    try {
+      return await fetch(url, {
+        method,
+        headers,
+        body: body ?? null,
+        client: this.#client(credentials.clientCertificate),
+        ...(signal ? { signal } : {}),
+      });
+    } catch (cause) {
+      if (options.signal?.aborted) throw options.signal.reason;
+      if (timeout?.aborted) {
+        throw new errors.TransportError(
+          `${method} ${url} timed out after ${timeoutSeconds} s`,
+          method,
+          url,
+          cause,
+        );
+      }
+      throw new errors.TransportError(describeFetchFailure(method, url, cause, this.connection), method, url, cause);
+    }
+  }
+
+  async #readText(response: Response, method: string, path: string, signal?: AbortSignal): Promise<string> {
+    try {
+      return await response.text();
+    } catch (cause) {
+      if (signal?.aborted) throw signal.reason;
+      const url = this.#url(path);
+      throw new errors.TransportError(`${method} ${url} lost the connection while reading the response`, method, url, cause);
+    }
+  }
+
+  async #errorOf(
+    response: Response,
+    method: string,
+    url: string,
+    signal?: AbortSignal,
+  ): Promise<errors.ApiError> {
+    let text = "";
+    try {
+      text = await response.text();
+    } catch {
+      if (signal?.aborted) throw signal.reason;
+    }
+    let status: errors.Status;
+    try {
+      const parsed = JSON.parse(text) as unknown;
+      status = isStatus(parsed) ? parsed : { message: text.slice(0, 500) };
+    } catch {
+      // Proxies and load balancers answer with text or HTML: keep the start of it.
+      status = { message: text.trim().slice(0, 500) || response.statusText };
+    }
+    const header = response.headers.get("Retry-After");
+    const retryAfter = header !== null && /^\d+$/.test(header.trim()) ? Number(header) : undefined;
+    return errors.apiError(status, {
+      code: response.status,
+      method,
+      url,
+      ...(retryAfter !== undefined ? { retryAfterSeconds: retryAfter } : {}),
+    });
+  }
+
+  #client(certificate: connections.ClientCertificate | undefined): Deno.HttpClient {
+    // Exec plugins may rotate the client certificate: one HTTP client per certificate.
+    const key = certificate ? certificate.cert : "";
+    let client = this.#clients.get(key);
+    if (!client) {
+      const options: Deno.CreateHttpClientOptions & Partial<Deno.TlsCertifiedKeyPem> = {
+        caCerts: [...this.connection.caCerts],
+      };
+      if (certificate) {
+        options.cert = certificate.cert;
+        options.key = certificate.key;
+      }
+      if (this.connection.proxyUrl) options.proxy = { url: this.connection.proxyUrl };
+      try {
+        client = Deno.createHttpClient(options);
+      } catch (cause) {
+        throw new errors.ConfigError(
+          `Cannot use the TLS material of ${this.connection.source}: ${messageOf(cause)}`,
+          { cause },
+        );
+      }
+      this.#clients.set(key, client);
+    }
+    return client;
+  }
+}
+
+function isStatus(value: unknown): value is errors.Status {
+  return typeof value === "object" && value !== null && (value as { kind?: unknown }).kind === "Status";
+}
+
+function hostOf(server: string): string {
+  try {
+    return new URL(server).hostname;
+  } catch {
+    return server;
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Turns fetch's TypeError into one line that says what failed and what to check. */
+function describeFetchFailure(
+  method: string,
+  url: string,
+  cause: unknown,
+  connection: connections.Connection,
+): string {
+  const detail = messageOf(cause).split("\n")[0] ?? "";
+  const chain = cause instanceof Error && cause.cause ? ` (${messageOf(cause.cause)})` : "";
+  if (/certificate|tls|handshake|x509|UnknownIssuer/i.test(detail + chain)) {
+    return `${method} ${url} failed: TLS verification failed${chain || `: ${detail}`}; check the certificate-authority of ${connection.source}`;
+  }
+  if (/refused/i.test(detail + chain)) {
+    return `${method} ${url} failed: connection refused; is the API server of ${connection.source} running?`;
+  }
+  return `${method} ${url} failed: ${detail}${chain}`;
+}
