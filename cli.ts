@@ -42,7 +42,9 @@ export function main(args: string[]): Promise<number> {
       options: { help: { type: "boolean", short: "h" }, version: { type: "boolean", short: "V" } },
     });
   } catch (error) {
-    console.error(`kopf: ${error instanceof Error ? error.message : String(error)}; see kopf --help`);
+    console.error(
+      `kopf: ${error instanceof Error ? error.message : String(error)}; see kopf --help`,
+    );
     return Promise.resolve(2);
   }
   if (parsed.values.version) {
@@ -55,7 +57,9 @@ export function main(args: string[]): Promise<number> {
     return Promise.resolve(command === undefined && !parsed.values.help ? 2 : 0);
   }
   if (command === "run") {
-    console.error(`kopf: "run" is not available in ${VERSION} yet: the operator runtime is still being built`);
+    console.error(
+      `kopf: "run" is not available in ${VERSION} yet: the operator runtime is still being built`,
+    );
     return Promise.resolve(2);
   }
   console.error(`kopf: unknown command "${command}"; see kopf --help`);

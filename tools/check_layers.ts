@@ -19,7 +19,8 @@ export const ROOMS = [
   "kits",
 ] as const;
 
-const IMPORT = /(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g;
+const IMPORT =
+  /(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g;
 
 /** Lists the violations in the files given as `{ path: source }` (paths relative to the repo). */
 export function violations(files: Record<string, string>): string[] {
@@ -32,7 +33,9 @@ export function violations(files: Record<string, string>): string[] {
       if (!spec.startsWith(".")) continue;
       const target = normalize(file, spec);
       if (!target.startsWith("lib/")) {
-        found.push(`${file}: imports "${spec}" from outside lib/; lib/ must not import the public doors`);
+        found.push(
+          `${file}: imports "${spec}" from outside lib/; lib/ must not import the public doors`,
+        );
         continue;
       }
       const targetRoom = roomOf(target);
@@ -47,9 +50,11 @@ export function violations(files: Record<string, string>): string[] {
         continue;
       }
       if (ROOMS.indexOf(targetRoom) > ROOMS.indexOf(room)) {
-        found.push(`${file}: imports "${spec}" from the higher room ${targetRoom}/; ${room}/ may import only from ${
-          ROOMS.slice(0, ROOMS.indexOf(room)).join(", ") || "nothing"
-        }`);
+        found.push(
+          `${file}: imports "${spec}" from the higher room ${targetRoom}/; ${room}/ may import only from ${
+            ROOMS.slice(0, ROOMS.indexOf(room)).join(", ") || "nothing"
+          }`,
+        );
       }
     }
   }

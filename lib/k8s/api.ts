@@ -86,7 +86,11 @@ export function getObject<T = KubernetesObject>(
   name: string,
   options: TargetOptions & { subresource?: string } = {},
 ): Promise<T> {
-  const path = references.path(resource, { namespace: options.namespace, name, subresource: options.subresource });
+  const path = references.path(resource, {
+    namespace: options.namespace,
+    name,
+    subresource: options.subresource,
+  });
   return transport.request<T>("GET", path, { signal: options.signal });
 }
 
@@ -139,7 +143,9 @@ export async function listObjects<T = KubernetesObject>(
       return { items, resourceVersion };
     } catch (error) {
       // Only an expired continue token is worth a restart; an expired first page is not.
-      if (!(errors.isExpired(error) && pages > 0 && restart < transport.settings.listRestarts)) throw error;
+      if (!(errors.isExpired(error) && pages > 0 && restart < transport.settings.listRestarts)) {
+        throw error;
+      }
     }
   }
 }
@@ -169,7 +175,11 @@ export function replaceObject<T = KubernetesObject>(
   body: KubernetesObject,
   options: TargetOptions & { subresource?: string } = {},
 ): Promise<T> {
-  const path = references.path(resource, { namespace: options.namespace, name, subresource: options.subresource });
+  const path = references.path(resource, {
+    namespace: options.namespace,
+    name,
+    subresource: options.subresource,
+  });
   return transport.request<T>("PUT", path, { body, signal: options.signal });
 }
 
@@ -185,7 +195,11 @@ export function patchObject<T = KubernetesObject>(
   options: TargetOptions & { type?: PatchType; subresource?: string } = {},
 ): Promise<T> {
   const type = options.type ?? (Array.isArray(patch) ? "json" : "merge");
-  const path = references.path(resource, { namespace: options.namespace, name, subresource: options.subresource });
+  const path = references.path(resource, {
+    namespace: options.namespace,
+    name,
+    subresource: options.subresource,
+  });
   return transport.request<T>("PATCH", path, {
     body: patch,
     contentType: contentTypes[type],
@@ -215,9 +229,13 @@ export function deleteObject<T = KubernetesObject>(
   const body: Record<string, unknown> = {};
   if (options.preconditions) body.preconditions = options.preconditions;
   if (options.propagationPolicy) body.propagationPolicy = options.propagationPolicy;
-  if (options.gracePeriodSeconds !== undefined) body.gracePeriodSeconds = options.gracePeriodSeconds;
+  if (options.gracePeriodSeconds !== undefined) {
+    body.gracePeriodSeconds = options.gracePeriodSeconds;
+  }
   return transport.request<T>("DELETE", path, {
-    body: Object.keys(body).length ? { apiVersion: "v1", kind: "DeleteOptions", ...body } : undefined,
+    body: Object.keys(body).length
+      ? { apiVersion: "v1", kind: "DeleteOptions", ...body }
+      : undefined,
     signal: options.signal,
   });
 }

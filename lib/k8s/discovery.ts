@@ -3,7 +3,7 @@
 // to group/version/plural with scope and subresources. Uses aggregated discovery (one request)
 // and falls back to the per-group walk. Cached; refreshed when a name is not found.
 
-import * as references from "../structs/references.ts";
+import type * as references from "../structs/references.ts";
 import * as errors from "./errors.ts";
 import type * as transports from "./transport.ts";
 
@@ -44,7 +44,9 @@ export function parseResourceSpec(text: string): ResourceSpec {
     );
   }
   if (parts.length === 1) return { name };
-  if (parts.length === 2 && VERSION.test(parts[1] ?? "")) return { name, version: parts[1], group: "" };
+  if (parts.length === 2 && VERSION.test(parts[1] ?? "")) {
+    return { name, version: parts[1], group: "" };
+  }
   if (parts.length >= 3 && VERSION.test(parts[1] ?? "")) {
     return { name, version: parts[1], group: parts.slice(2).join(".") };
   }
@@ -91,7 +93,9 @@ export class Discovery {
     }
     const text = typeof spec === "string" ? spec : describe(parsed);
     if (found.length === 0) {
-      throw new ResourceNotFoundError(`Cannot find the resource "${text}": the cluster does not serve it`);
+      throw new ResourceNotFoundError(
+        `Cannot find the resource "${text}": the cluster does not serve it`,
+      );
     }
     const groups = new Set(found.map((r) => r.group));
     if (groups.size > 1) {
@@ -110,8 +114,14 @@ export class Discovery {
 
   async #discover(signal?: AbortSignal): Promise<references.Resource[]> {
     const [core, groups] = await Promise.all([
-      this.#transport.request<Record<string, unknown>>("GET", "/api", { signal, accept: AGGREGATED_ACCEPT }),
-      this.#transport.request<Record<string, unknown>>("GET", "/apis", { signal, accept: AGGREGATED_ACCEPT }),
+      this.#transport.request<Record<string, unknown>>("GET", "/api", {
+        signal,
+        accept: AGGREGATED_ACCEPT,
+      }),
+      this.#transport.request<Record<string, unknown>>("GET", "/apis", {
+        signal,
+        accept: AGGREGATED_ACCEPT,
+      }),
     ]);
     if (core?.kind === "APIGroupDiscoveryList" && groups?.kind === "APIGroupDiscoveryList") {
       return [...fromAggregated(core), ...fromAggregated(groups)];
@@ -141,7 +151,11 @@ export class Discovery {
     }
     const lists = await Promise.all(targets.map(async (t) => {
       try {
-        const list = await this.#transport.request<{ resources?: LegacyResource[] }>("GET", t.path, { signal });
+        const list = await this.#transport.request<{ resources?: LegacyResource[] }>(
+          "GET",
+          t.path,
+          { signal },
+        );
         return fromLegacy(t.group, t.version, t.preferred, list?.resources ?? []);
       } catch (error) {
         if (signal?.aborted) throw error;
@@ -208,7 +222,8 @@ interface AggregatedResource {
 
 function fromAggregated(list: Record<string, unknown>): references.Resource[] {
   const result: references.Resource[] = [];
-  const items = (list.items as { metadata?: { name?: string }; versions?: unknown[] }[] | undefined) ?? [];
+  const items =
+    (list.items as { metadata?: { name?: string }; versions?: unknown[] }[] | undefined) ?? [];
   for (const item of items) {
     const group = item.metadata?.name ?? "";
     // Versions come in preference order: the first one is the preferred version.

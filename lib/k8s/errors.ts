@@ -79,11 +79,19 @@ export class ApiError extends KubernetesError {
 
   constructor(
     status: Status,
-    init: { code: number; method: string; url: string; retryAfterSeconds?: number; cause?: unknown },
+    init: {
+      code: number;
+      method: string;
+      url: string;
+      retryAfterSeconds?: number;
+      cause?: unknown;
+    },
   ) {
     const what = status.message || status.reason || `HTTP ${init.code}`;
     super(
-      `${init.method} ${init.url} failed with ${init.code}${status.reason ? ` ${status.reason}` : ""}: ${what}`,
+      `${init.method} ${init.url} failed with ${init.code}${
+        status.reason ? ` ${status.reason}` : ""
+      }: ${what}`,
       init.cause === undefined ? undefined : { cause: init.cause },
     );
     this.code = init.code;

@@ -55,7 +55,9 @@ export class Transport implements Disposable {
     if (connection.insecureSkipTlsVerify && !options.insecureSkipTlsVerifyProcessWide) {
       throw new errors.ConfigError(
         `Cannot honour insecure-skip-tls-verify of ${connection.source}: Deno can skip TLS verification only process-wide; ` +
-          `start Deno with --unsafely-ignore-certificate-errors=${hostOf(connection.server)} and set KOPF_INSECURE_SKIP_TLS_VERIFY=1, ` +
+          `start Deno with --unsafely-ignore-certificate-errors=${
+            hostOf(connection.server)
+          } and set KOPF_INSECURE_SKIP_TLS_VERIFY=1, ` +
           `or give the cluster a certificate-authority`,
         { field: "insecure-skip-tls-verify" },
       );
@@ -107,7 +109,11 @@ export class Transport implements Disposable {
       ...options,
     });
     if (!response.body) {
-      throw new errors.TransportError(`${method} ${this.#url(path)} returned no body`, method, this.#url(path));
+      throw new errors.TransportError(
+        `${method} ${this.#url(path)} returned no body`,
+        method,
+        this.#url(path),
+      );
     }
     return response.body;
   }
@@ -188,7 +194,9 @@ export class Transport implements Disposable {
       headers["Content-Type"] = options.contentType ?? "application/json";
     }
     const timeoutSeconds = options.timeoutSeconds ?? this.settings.requestTimeoutSeconds;
-    const timeout = Number.isFinite(timeoutSeconds) ? AbortSignal.timeout(timeoutSeconds * 1000) : undefined;
+    const timeout = Number.isFinite(timeoutSeconds)
+      ? AbortSignal.timeout(timeoutSeconds * 1000)
+      : undefined;
     const signals = [options.signal, timeout].filter((s): s is AbortSignal => s !== undefined);
     const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
     try {
@@ -209,17 +217,32 @@ export class Transport implements Disposable {
           cause,
         );
       }
-      throw new errors.TransportError(describeFetchFailure(method, url, cause, this.connection), method, url, cause);
+      throw new errors.TransportError(
+        describeFetchFailure(method, url, cause, this.connection),
+        method,
+        url,
+        cause,
+      );
     }
   }
 
-  async #readText(response: Response, method: string, path: string, signal?: AbortSignal): Promise<string> {
+  async #readText(
+    response: Response,
+    method: string,
+    path: string,
+    signal?: AbortSignal,
+  ): Promise<string> {
     try {
       return await response.text();
     } catch (cause) {
       if (signal?.aborted) throw signal.reason;
       const url = this.#url(path);
-      throw new errors.TransportError(`${method} ${url} lost the connection while reading the response`, method, url, cause);
+      throw new errors.TransportError(
+        `${method} ${url} lost the connection while reading the response`,
+        method,
+        url,
+        cause,
+      );
     }
   }
 
@@ -281,7 +304,8 @@ export class Transport implements Disposable {
 }
 
 function isStatus(value: unknown): value is errors.Status {
-  return typeof value === "object" && value !== null && (value as { kind?: unknown }).kind === "Status";
+  return typeof value === "object" && value !== null &&
+    (value as { kind?: unknown }).kind === "Status";
 }
 
 function hostOf(server: string): string {
@@ -306,7 +330,9 @@ function describeFetchFailure(
   const detail = messageOf(cause).split("\n")[0] ?? "";
   const chain = cause instanceof Error && cause.cause ? ` (${messageOf(cause.cause)})` : "";
   if (/certificate|tls|handshake|x509|UnknownIssuer/i.test(detail + chain)) {
-    return `${method} ${url} failed: TLS verification failed${chain || `: ${detail}`}; check the certificate-authority of ${connection.source}`;
+    return `${method} ${url} failed: TLS verification failed${
+      chain || `: ${detail}`
+    }; check the certificate-authority of ${connection.source}`;
   }
   if (/refused/i.test(detail + chain)) {
     return `${method} ${url} failed: connection refused; is the API server of ${connection.source} running?`;

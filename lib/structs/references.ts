@@ -39,9 +39,15 @@ export function fullName(resource: Pick<Resource, "group" | "version" | "plural"
  */
 export function path(
   resource: Pick<Resource, "group" | "version" | "plural" | "namespaced">,
-  options: { namespace?: string | undefined; name?: string | undefined; subresource?: string | undefined } = {},
+  options: {
+    namespace?: string | undefined;
+    name?: string | undefined;
+    subresource?: string | undefined;
+  } = {},
 ): string {
-  const base = resource.group ? `/apis/${resource.group}/${resource.version}` : `/api/${resource.version}`;
+  const base = resource.group
+    ? `/apis/${resource.group}/${resource.version}`
+    : `/api/${resource.version}`;
   const ns = resource.namespaced && options.namespace
     ? `/namespaces/${encodeURIComponent(options.namespace)}`
     : "";

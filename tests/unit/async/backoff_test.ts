@@ -3,7 +3,12 @@ import * as backoff from "../../../lib/async/backoff.ts";
 import * as clocks from "../../../lib/async/clock.ts";
 
 Deno.test("backoff doubles from the initial delay up to the cap without jitter", () => {
-  const delays = new backoff.Backoff({ initialMs: 800, maxMs: 30_000, jitter: 0, clock: new clocks.FakeClock() });
+  const delays = new backoff.Backoff({
+    initialMs: 800,
+    maxMs: 30_000,
+    jitter: 0,
+    clock: new clocks.FakeClock(),
+  });
   deepEqual(
     Array.from({ length: 8 }, () => delays.next()),
     [800, 1600, 3200, 6400, 12800, 25600, 30000, 30000],
@@ -13,7 +18,12 @@ Deno.test("backoff doubles from the initial delay up to the cap without jitter",
 Deno.test("full jitter keeps every delay within [0, the unjittered delay]", () => {
   let r = 0;
   const values = [0, 0.5, 0.999];
-  const delays = new backoff.Backoff({ initialMs: 1000, jitter: 1, random: () => values[r++ % 3]!, clock: new clocks.FakeClock() });
+  const delays = new backoff.Backoff({
+    initialMs: 1000,
+    jitter: 1,
+    random: () => values[r++ % 3]!,
+    clock: new clocks.FakeClock(),
+  });
   deepEqual([delays.next(), delays.next(), delays.next()], [1000, 1000, 4]);
 });
 

@@ -3,8 +3,14 @@ import * as discovery from "../../../lib/k8s/discovery.ts";
 
 Deno.test("parseResourceSpec() reads plural, plural.group, plural.version.group and plural.version", () => {
   deepEqual(discovery.parseResourceSpec("kopfexamples"), { name: "kopfexamples" });
-  deepEqual(discovery.parseResourceSpec("deployments.apps"), { name: "deployments", group: "apps" });
-  deepEqual(discovery.parseResourceSpec("kopfexamples.kopf.dev"), { name: "kopfexamples", group: "kopf.dev" });
+  deepEqual(discovery.parseResourceSpec("deployments.apps"), {
+    name: "deployments",
+    group: "apps",
+  });
+  deepEqual(discovery.parseResourceSpec("kopfexamples.kopf.dev"), {
+    name: "kopfexamples",
+    group: "kopf.dev",
+  });
   deepEqual(discovery.parseResourceSpec("kopfexamples.v1.kopf.dev"), {
     name: "kopfexamples",
     version: "v1",
@@ -15,7 +21,11 @@ Deno.test("parseResourceSpec() reads plural, plural.group, plural.version.group 
     version: "v1beta1",
     group: "coordination.k8s.io",
   });
-  deepEqual(discovery.parseResourceSpec("configmaps.v1"), { name: "configmaps", version: "v1", group: "" });
+  deepEqual(discovery.parseResourceSpec("configmaps.v1"), {
+    name: "configmaps",
+    version: "v1",
+    group: "",
+  });
 });
 
 Deno.test("parseResourceSpec() rejects empty segments with a message that shows the accepted forms", () => {

@@ -28,7 +28,10 @@ Deno.test("an API error's message names the request, the code, the reason and th
     { reason: "NotFound", message: 'namespaces "x" not found', code: 404 },
     { ...init, code: 404 },
   );
-  equal(error.message, 'GET https://k/api/v1/namespaces/x failed with 404 NotFound: namespaces "x" not found');
+  equal(
+    error.message,
+    'GET https://k/api/v1/namespaces/x failed with 404 NotFound: namespaces "x" not found',
+  );
 });
 
 Deno.test("Retry-After from the header wins over details.retryAfterSeconds", () => {
@@ -39,7 +42,9 @@ Deno.test("Retry-After from the header wins over details.retryAfterSeconds", () 
 
 Deno.test("isExpired() is true for 410 and for Expired reasons, isRetriable() only for 429, 5xx, transport", () => {
   assert(errors.isExpired(errors.apiError({ reason: "Expired" }, { ...init, code: 410 })));
-  assert(errors.isExpired(errors.apiError({ reason: "Expired", code: 410 }, { ...init, code: 500 })));
+  assert(
+    errors.isExpired(errors.apiError({ reason: "Expired", code: 410 }, { ...init, code: 500 })),
+  );
   assert(!errors.isExpired(errors.apiError({ reason: "NotFound" }, { ...init, code: 404 })));
   assert(errors.isRetriable(errors.apiError({}, { ...init, code: 429 })));
   assert(errors.isRetriable(errors.apiError({}, { ...init, code: 502 })));

@@ -12,7 +12,11 @@ async function collect(chunks: (string | Uint8Array)[]): Promise<string[]> {
 }
 
 Deno.test("lines() splits on newlines across chunk borders and keeps the last unterminated line", async () => {
-  deepEqual(await collect(['{"a":', '1}\n{"b"', ':2}\n\n{"c":3}']), ['{"a":1}', '{"b":2}', '{"c":3}']);
+  deepEqual(await collect(['{"a":', '1}\n{"b"', ':2}\n\n{"c":3}']), [
+    '{"a":1}',
+    '{"b":2}',
+    '{"c":3}',
+  ]);
 });
 
 Deno.test("lines() decodes multi-byte characters split between chunks", async () => {
