@@ -71,6 +71,11 @@ export class FakeClock implements Clock {
     return this.#sleepers.length;
   }
 
+  /** The earliest deadline of the sleepers, if any sleep. */
+  get nextWakeAt(): number | undefined {
+    return this.#sleepers.length ? Math.min(...this.#sleepers.map((s) => s.at)) : undefined;
+  }
+
   /** Moves time forward and wakes every sleeper whose deadline has come. */
   advance(ms: number): void {
     this.#now += ms;

@@ -327,15 +327,16 @@ function describeFetchFailure(
   cause: unknown,
   connection: connections.Connection,
 ): string {
-  const detail = messageOf(cause).split("\n")[0] ?? "";
-  const chain = cause instanceof Error && cause.cause ? ` (${messageOf(cause.cause)})` : "";
-  if (/certificate|tls|handshake|x509|UnknownIssuer/i.test(detail + chain)) {
-    return `${method} ${url} failed: TLS verification failed${
-      chain || `: ${detail}`
-    }; check the certificate-authority of ${connection.source}`;
+  // Deno nests the reason: "error sending request for url (…): client error (Connect): <reason>".
+  let text = messageOf(cause);
+  if (cause instanceof Error && cause.cause) text = messageOf(cause.cause);
+  text = text.split("\n")[0] ?? "";
+  const reason = text.slice(text.lastIndexOf("): ") + 1).replace(/^: /, "").trim() || text;
+  if (/certificate|tls|handshake|x509|issuer/i.test(reason)) {
+    return `${method} ${url} failed: TLS verification failed: ${reason}; check the certificate-authority of ${connection.source}`;
   }
-  if (/refused/i.test(detail + chain)) {
-    return `${method} ${url} failed: connection refused; is the API server of ${connection.source} running?`;
+  if (/refused/i.test(reason)) {
+    return `${method} ${url} failed: ${reason}; is the API server of ${connection.source} running?`;
   }
-  return `${method} ${url} failed: ${detail}${chain}`;
+  return `${method} ${url} failed: ${reason}`;
 }
