@@ -32,7 +32,8 @@ else
     export KOPF_E2E=1
   else
     echo "test: the control plane did not start (see above); end-to-end tests will fail" >&2
-    export KOPF_E2E=1
+    # Point the tests at the missing kubeconfig: they fail loudly instead of being skipped.
+    export KOPF_E2E_KUBECONFIG="$cluster_dir/kubeconfig"
   fi
 fi
 
