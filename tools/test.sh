@@ -41,7 +41,7 @@ log=$(mktemp)
 "$deno" test -A --parallel "${@:-tests/}" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 # Deno's summary: "ok | 12 passed (3 steps) | 0 failed | 2 ignored (5s)".
-summary=$(grep -E '^(ok|FAILED) \| ' "$log" | tail -n 1 | sed 's/\x1b\[[0-9;]*m//g')
+summary=$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -E '^(ok|FAILED) \| ' | tail -n 1)
 passed=$(sed -n 's/.*| \([0-9]*\) passed.*/\1/p' <<<"$summary")
 failed=$(sed -n 's/.*| \([0-9]*\) failed.*/\1/p' <<<"$summary")
 rm -f "$log"
