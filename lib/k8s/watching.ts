@@ -137,12 +137,13 @@ export async function* watchBatches<T extends api.KubernetesObject = api.Kuberne
   const path = references.path(resource, { namespace: options.namespace });
   const selectors = { labelSelector: options.labelSelector, fieldSelector: options.fieldSelector };
   // What the consumer has been told exists, to find what vanished across a relist. Keyed by
-  // uid: names never change for a uid, so a change costs one Map.set of an existing key.
-  const versions = new Map<string, string>(); // uid → resourceVersion
-  const names = new Map<string, string>(); // uid → "namespace/name"
+  // uid: names never change for a uid, so a change costs one lookup and a field write.
+  const known = new Map<string, Known>();
   const remember = (uid: string, object: api.KubernetesObject) => {
-    if (!names.has(uid)) names.set(uid, keyOf(object));
-    versions.set(uid, object.metadata?.resourceVersion ?? "");
+    const rv = object.metadata?.resourceVersion ?? "";
+    const entry = known.get(uid);
+    if (entry) entry.resourceVersion = rv;
+    else known.set(uid, { key: keyOf(object), resourceVersion: rv });
   };
   let resourceVersion: string | undefined; // undefined = must (re)list
   let streamList = settings.watchList;
@@ -163,20 +164,19 @@ export async function* watchBatches<T extends api.KubernetesObject = api.Kuberne
     const batch: WatchEvent<T>[] = [];
     const seen = new Set<string>();
     for (const object of items) seen.add(uidOf(object));
-    for (const [uid, before] of versions) {
+    for (const [uid, before] of known) {
       if (!seen.has(uid)) {
         batch.push({
           type: "DELETED",
-          object: stub<T>(resource, uid, names.get(uid) ?? "", before),
+          object: stub<T>(resource, uid, before),
           synthetic: true,
         });
-        versions.delete(uid);
-        names.delete(uid);
+        known.delete(uid);
       }
     }
     for (const object of items) {
       const uid = uidOf(object);
-      const before = versions.get(uid);
+      const before = known.get(uid)?.resourceVersion;
       remember(uid, object);
       if (!listed || before === undefined || before !== object.metadata?.resourceVersion) {
         batch.push({ type: "LISTED", object });
@@ -290,8 +290,7 @@ export async function* watchBatches<T extends api.KubernetesObject = api.Kuberne
           if (rv) resourceVersion = rv;
           const uid = uidOf(object);
           if (event.type === "DELETED") {
-            versions.delete(uid);
-            names.delete(uid);
+            known.delete(uid);
           } else {
             remember(uid, object);
           }
@@ -413,18 +412,20 @@ function keyOf(object: api.KubernetesObject): string {
   return meta.namespace ? `${meta.namespace}/${meta.name ?? ""}` : meta.name ?? "";
 }
 
+/** What the watcher remembers of an object: its "namespace/name" and last resourceVersion. */
+interface Known {
+  readonly key: string;
+  resourceVersion: string;
+}
+
 /** The uid, or for the rare object without one, its namespace/name. */
 function uidOf(object: api.KubernetesObject): string {
   return object.metadata?.uid ?? keyOf(object);
 }
 
 /** The last known identity of a vanished object, shaped like an object of the resource. */
-function stub<T>(
-  resource: references.Resource,
-  uid: string,
-  key: string,
-  resourceVersion: string,
-): T {
+function stub<T>(resource: references.Resource, uid: string, known: Known): T {
+  const { key, resourceVersion } = known;
   const slash = key.indexOf("/");
   const metadata: api.ObjectMeta = slash >= 0
     ? { namespace: key.slice(0, slash), name: key.slice(slash + 1) }
