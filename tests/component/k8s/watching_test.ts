@@ -382,3 +382,33 @@ Deno.test("stress: 2,000 changes, 20 dropped connections, 5 expiries: the final 
     await consumer.stop();
   }
 });
+
+Deno.test("each watch request asks the server for a random timeout within the configured range", async () => {
+  await using fake = await FakeApiServer.start({ bookmarkIntervalMs: 0 });
+  using transport = transportFor(fake);
+  const values = [0, 0.5, 0.999];
+  let i = 0;
+  const consumer = new Consumer(transport, {
+    random: () => values[i++ % values.length]!,
+    settings: {
+      serverTimeoutMinSeconds: 100,
+      serverTimeoutMaxSeconds: 200,
+      reconnectInitialDelaySeconds: 0,
+    },
+  });
+  try {
+    for (let n = 1; n <= 3; n++) {
+      await consumer.until(
+        () => fake.openWatches > 0 && watchRequests(fake).length === n,
+        `watch #${n}`,
+      );
+      fake.dropWatches();
+    }
+    // Backoff draws from the same source, so only the timeouts' range is pinned down here.
+    const timeouts = watchRequests(fake).map((r) => Number(r.query.timeoutSeconds));
+    ok(timeouts.every((t) => t >= 100 && t <= 200), String(timeouts));
+    ok(new Set(timeouts).size > 1, `the timeouts vary: ${timeouts}`);
+  } finally {
+    await consumer.stop();
+  }
+});
