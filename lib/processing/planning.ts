@@ -1,0 +1,60 @@
+// Patch planning: from one cycle's accumulated Patch, the smallest set of requests to send —
+// a merge patch of the object, a merge patch of /status (when the resource has that
+// subresource), and JSON patches for the transformation functions (finalizers), each guarded
+// by a test of the resourceVersion. Pure data: the runtime only sends what is planned.
+
+import type * as references from "../structs/references.ts";
+import * as patches from "../structs/patches.ts";
+
+/** One planned request. */
+export type PlannedRequest =
+  | {
+    readonly type: "merge";
+    readonly subresource: "status" | undefined;
+    readonly body: Record<string, unknown>;
+  }
+  | {
+    readonly type: "json";
+    readonly subresource: "status" | undefined;
+    /**
+     * The operations, without the guard: the runtime prepends
+     * `{"op": "test", "path": "/metadata/resourceVersion", "value": <the freshest RV>}`
+     * using the RV of the previous response of this plan (or of the body the plan was made on).
+     */
+    readonly ops: readonly patches.JsonPatchOperation[];
+  };
+
+/** Whether the resource's status lives in a subresource (then it is patched separately). */
+export function hasStatusSubresource(resource: Pick<references.Resource, "subresources">): boolean {
+  return resource.subresources?.includes("status") ?? false;
+}
+
+/**
+ * Plans the requests for `patch` on `body`, in the order they must be sent: merge object,
+ * merge status, JSON object, JSON status. Empty parts cost nothing.
+ */
+export function plan(
+  patch: patches.Patch,
+  body: Record<string, unknown>,
+  resource: Pick<references.Resource, "subresources">,
+): PlannedRequest[] {
+  const requests: PlannedRequest[] = [];
+  const subresource = hasStatusSubresource(resource);
+  const { object, status } = patch.split(subresource);
+  if (object) requests.push({ type: "merge", subresource: undefined, body: object });
+  if (status) requests.push({ type: "merge", subresource: "status", body: status });
+  // Only the functions go as a JSON patch (the merge document went above), as Kopf sends them.
+  const ops = patch.fns.length ? new patches.Patch({ fns: patch.fns }).asJsonPatch(body) : [];
+  const isStatus = (op: patches.JsonPatchOperation) =>
+    op.path === "/status" || op.path.startsWith("/status/");
+  const objectOps = subresource ? ops.filter((op) => !isStatus(op)) : ops;
+  const statusOps = subresource ? ops.filter(isStatus) : [];
+  if (objectOps.length) requests.push({ type: "json", subresource: undefined, ops: objectOps });
+  if (statusOps.length) requests.push({ type: "json", subresource: "status", ops: statusOps });
+  return requests;
+}
+
+/** The guard the runtime puts in front of a planned JSON patch. */
+export function guard(resourceVersion: string | undefined): patches.JsonPatchOperation {
+  return { op: "test", path: "/metadata/resourceVersion", value: resourceVersion };
+}

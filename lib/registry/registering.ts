@@ -1,0 +1,314 @@
+// The user-facing registration: `on.create/update/delete/resume/field/event` and `subhandler`.
+// Operator code calls them when its module loads (sub-handlers: inside a running handler).
+// Every option is checked (options.ts), so mistakes throw at registration; nothing runs here.
+
+import { AsyncLocalStorage } from "node:async_hooks";
+import type * as contexts from "./contexts.ts";
+import * as errors from "./errors.ts";
+import type * as handlers from "./handlers.ts";
+import * as opts from "./options.ts";
+import type * as registries from "./registries.ts";
+
+export { SubRegistry } from "./registries.ts";
+export type {
+  CreateOptions,
+  DeleteOptions,
+  EventOptions,
+  FieldOptions,
+  FilterOptions,
+  HandlerOptions,
+  MetaFilter,
+  ResumeOptions,
+  RetryOptions,
+  SubhandlerOptions,
+  TransitionOptions,
+  UpdateOptions,
+} from "./options.ts";
+
+/** The changing handler being run, and where its sub-handlers go. */
+export interface CurrentHandler {
+  /** The running parent: sub-handlers get its id as a prefix. */
+  readonly handler: handlers.ChangingHandler;
+  /** Where `subhandler` puts what the parent declares. */
+  readonly subregistry: registries.SubRegistry;
+}
+
+/**
+ * The changing handler running in this async context. The handling layer runs each changing
+ * handler inside `currentHandler.run({ handler, subregistry }, ...)`, then reads the
+ * sub-handlers it declared from `subregistry`.
+ *
+ * @example
+ * ```ts
+ * import { currentHandler } from "./registering.ts";
+ * currentHandler.getStore(); // undefined outside of a changing handler
+ * ```
+ */
+export const currentHandler: AsyncLocalStorage<CurrentHandler> = new AsyncLocalStorage();
+
+/**
+ * Registers a creation handler: it runs once for each new object (one without a stored
+ * diff-base), retried until it succeeds or fails permanently.
+ *
+ * @example
+ * ```ts
+ * import * as on from "./registering.ts";
+ * interface KopfExampleSpec { field?: string }
+ * on.create<KopfExampleSpec>("kopfexamples", ({ spec, logger }) => {
+ *   logger.info(`Creating with ${spec.field}`);
+ *   return { message: "created" };
+ * });
+ * ```
+ */
+export function create<Spec = Record<string, unknown>, Status = Record<string, unknown>>(
+  resource: handlers.ResourceSelector,
+  fn: contexts.ChangingFn<Spec, Status>,
+): contexts.ChangingFn<Spec, Status>;
+/** `on.create(resource, options, fn)`: the same, with options (filters, id, retries, …). */
+export function create<Spec = Record<string, unknown>, Status = Record<string, unknown>>(
+  resource: handlers.ResourceSelector,
+  options: opts.CreateOptions<Spec, Status>,
+  fn: contexts.ChangingFn<Spec, Status>,
+): contexts.ChangingFn<Spec, Status>;
+export function create(...args: unknown[]): unknown {
+  return registerChanging("create", args);
+}
+
+/**
+ * Registers an update handler: it runs when the object's essence changed since it was last
+ * handled; with a `field`, only when that field changed (`old`/`new` filter the transition).
+ *
+ * @example
+ * ```ts
+ * import * as on from "./registering.ts";
+ * on.update("kopfexamples", { field: "spec.field", new: "ready" }, function ready({ old, new: value }) {
+ *   console.log(`spec.field: ${old} -> ${value}`);
+ * });
+ * ```
+ */
+export function update<Spec = Record<string, unknown>, Status = Record<string, unknown>>(
+  resource: handlers.ResourceSelector,
+  fn: contexts.ChangingFn<Spec, Status>,
+): contexts.ChangingFn<Spec, Status>;
+/** `on.update(resource, options, fn)`: the same, with options (filters, id, retries, …). */
+export function update<Spec = Record<string, unknown>, Status = Record<string, unknown>>(
+  resource: handlers.ResourceSelector,
+  options: opts.UpdateOptions<Spec, Status>,
+  fn: contexts.ChangingFn<Spec, Status>,
+): contexts.ChangingFn<Spec, Status>;
+export function update(...args: unknown[]): unknown {
+  return registerChanging("update", args);
+}
+
+/**
+ * Registers a deletion handler (exported as `delete`): it runs when the object is marked for
+ * deletion. Unless `optional`, the finalizer blocks the deletion until it succeeds.
+ *
+ * @example
+ * ```ts
+ * import * as on from "./registering.ts";
+ * on.delete("kopfexamples", async function cleanup({ name }) {
+ *   console.log(`Releasing what ${name} held`);
+ * });
+ * ```
+ */
+function remove<Spec = Record<string, unknown>, Status = Record<string, unknown>>(
+  resource: handlers.ResourceSelector,
+  fn: contexts.ChangingFn<Spec, Status>,
+): contexts.ChangingFn<Spec, Status>;
+/** `on.delete(resource, options, fn)`: the same, with options (filters, id, retries, …). */
+function remove<Spec = Record<string, unknown>, Status = Record<string, unknown>>(
+  resource: handlers.ResourceSelector,
+  options: opts.DeleteOptions<Spec, Status>,
+  fn: contexts.ChangingFn<Spec, Status>,
+): contexts.ChangingFn<Spec, Status>;
+function remove(...args: unknown[]): unknown {
+  return registerChanging("delete", args);
+}
+export { remove as delete };
+
+/**
+ * Registers a resume handler: it runs once per operator process for each object of the
+ * initial listing, mixed into that object's update or deletion, or on its own when nothing
+ * changed. Not for new objects (creation handlers run) nor, unless `deleted`, for objects
+ * being deleted.
+ *
+ * @example
+ * ```ts
+ * import * as on from "./registering.ts";
+ * on.resume("kopfexamples", function reattach({ name }) {
+ *   console.log(`Watching ${name} again after a restart`);
+ * });
+ * ```
+ */
+export function resume<Spec = Record<string, unknown>, Status = Record<string, unknown>>(
+  resource: handlers.ResourceSelector,
+  fn: contexts.ChangingFn<Spec, Status>,
+): contexts.ChangingFn<Spec, Status>;
+/** `on.resume(resource, options, fn)`: the same, with options (filters, id, retries, …). */
+export function resume<Spec = Record<string, unknown>, Status = Record<string, unknown>>(
+  resource: handlers.ResourceSelector,
+  options: opts.ResumeOptions<Spec, Status>,
+  fn: contexts.ChangingFn<Spec, Status>,
+): contexts.ChangingFn<Spec, Status>;
+export function resume(...args: unknown[]): unknown {
+  return registerChanging("resume", args);
+}
+
+/**
+ * Registers a field handler: it runs whenever the field changes, on creation, update or
+ * deletion alike, and receives the field's own `old`, `new` and `diff`. Its id is
+ * `<name>/<field>`.
+ *
+ * @example
+ * ```ts
+ * import * as on from "./registering.ts";
+ * on.field("kopfexamples", { field: "spec.replicas" }, function scale({ old, new: value }) {
+ *   console.log(`Scaling from ${old} to ${value}`); // id: "scale/spec.replicas"
+ * });
+ * ```
+ */
+export function field<Spec = Record<string, unknown>, Status = Record<string, unknown>>(
+  resource: handlers.ResourceSelector,
+  options: opts.FieldOptions<Spec, Status>,
+  fn: contexts.ChangingFn<Spec, Status>,
+): contexts.ChangingFn<Spec, Status> {
+  return registerChanging("field", [resource, options, fn]) as contexts.ChangingFn<Spec, Status>;
+}
+
+/**
+ * Registers an event handler: it runs for every watch event of matching objects, including
+ * those of the initial listing (`type` undefined), once, with errors logged and ignored.
+ *
+ * @example
+ * ```ts
+ * import * as on from "./registering.ts";
+ * on.event("pods", { labels: { app: "web" } }, function seen({ type, name }) {
+ *   console.log(`${type ?? "LISTED"} ${name}`);
+ * });
+ * ```
+ */
+export function event<Spec = Record<string, unknown>, Status = Record<string, unknown>>(
+  resource: handlers.ResourceSelector,
+  fn: contexts.EventFn<Spec, Status>,
+): contexts.EventFn<Spec, Status>;
+/** `on.event(resource, options, fn)`: the same, with options (filters, id, param). */
+export function event<Spec = Record<string, unknown>, Status = Record<string, unknown>>(
+  resource: handlers.ResourceSelector,
+  options: opts.EventOptions<Spec, Status>,
+  fn: contexts.EventFn<Spec, Status>,
+): contexts.EventFn<Spec, Status>;
+export function event(...args: unknown[]): unknown {
+  const { resource, options, fn } = opts.splitArguments("event", args);
+  const check: opts.Checker = new opts.Checker("event", resource, fn);
+  const common = check.common(options);
+  const handler: handlers.WatchingHandler = Object.freeze({ kind: "watching" as const, ...common });
+  check.registry(options).register(handler);
+  return fn;
+}
+
+/** The registration functions, as `on.create(...)` etc. */
+export interface On {
+  /** Creation handlers: see `create`. */
+  readonly create: typeof create;
+  /** Update handlers: see `update`. */
+  readonly update: typeof update;
+  /** Deletion handlers: see `delete`. */
+  readonly delete: typeof remove;
+  /** Resume handlers: see `resume`. */
+  readonly resume: typeof resume;
+  /** Field handlers: see `field`. */
+  readonly field: typeof field;
+  /** Event handlers: see `event`. */
+  readonly event: typeof event;
+}
+
+/**
+ * The registration functions in one object, as Kopf's `kopf.on`.
+ *
+ * @example
+ * ```ts
+ * import { on } from "./registering.ts";
+ * on.create("kopfexamples", function created() {});
+ * on.delete("kopfexamples", { optional: true }, function deleted() {});
+ * ```
+ */
+export const on: On = { create, update, delete: remove, resume, field, event };
+
+/**
+ * Declares a sub-handler from inside a running changing handler. Its id is
+ * `<parent id>/<id or name>`; the parent counts as done only when its sub-handlers are, and
+ * is called again on each cycle until then, so declare the same sub-handlers every time.
+ *
+ * @example
+ * ```ts
+ * import * as on from "./registering.ts";
+ * import { subhandler } from "./registering.ts";
+ * on.create<{ tasks?: string[] }>("kopfexamples", function create_tasks({ spec }) {
+ *   for (const task of spec.tasks ?? []) {
+ *     subhandler(() => console.log(`Running ${task}`), { id: `task_${task}` });
+ *   }
+ * });
+ * ```
+ */
+export function subhandler<Spec = Record<string, unknown>, Status = Record<string, unknown>>(
+  fn: contexts.ChangingFn<Spec, Status>,
+  options: opts.SubhandlerOptions<Spec, Status> = {},
+): contexts.ChangingFn<Spec, Status> {
+  const current = currentHandler.getStore();
+  if (current === undefined || current.handler?.kind !== "changing") {
+    throw new errors.RegistrationError(
+      "Sub-handlers can only be declared inside a changing handler",
+    );
+  }
+  const parent = current.handler;
+  const check: opts.Checker = new opts.Checker("sub", undefined, fn, parent.id);
+  const given = check.options(options);
+  const common = check.common(given);
+  const transition = check.transition(given, common.field);
+  const isUpdate = parent.reason === "update" || (parent.reason === undefined && !parent.initial);
+  if ((transition.hasOld || transition.hasNew) && !isUpdate) {
+    check.fail(`"old" and "new" need an update or field parent; use "value"`);
+  }
+  const handler: handlers.ChangingHandler = Object.freeze({
+    kind: "changing" as const,
+    ...common,
+    ...transition,
+    reason: undefined,
+    initial: false,
+    deleted: false,
+    requiresFinalizer: false,
+    fieldNeedsChange: parent.fieldNeedsChange,
+    parent: parent.id,
+  });
+  current.subregistry.register(handler);
+  return fn;
+}
+
+function registerChanging(
+  kind: "create" | "update" | "delete" | "resume" | "field",
+  args: unknown[],
+): unknown {
+  const { resource, options, fn } = opts.splitArguments(kind, args);
+  const check: opts.Checker = new opts.Checker(kind, resource, fn);
+  const common = check.common(options);
+  if (kind === "field" && common.field === undefined) {
+    check.fail(`field handlers need a field: on.field(resource, { field: "spec.x" }, fn)`);
+  }
+  const transition = check.transition(options, common.field);
+  const optional = check.flag(options, "optional");
+  const deleted = check.flag(options, "deleted");
+  const handler: handlers.ChangingHandler = Object.freeze({
+    kind: "changing" as const,
+    ...common,
+    ...transition,
+    reason: kind === "field" ? undefined : kind,
+    initial: kind === "resume",
+    deleted,
+    requiresFinalizer: kind === "delete" && !optional,
+    fieldNeedsChange: kind === "update" || kind === "field",
+    parent: undefined,
+  });
+  check.registry(options).register(handler);
+  return fn;
+}

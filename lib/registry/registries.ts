@@ -1,0 +1,288 @@
+// Registries: every handler an operator declared, and the handlers of one resource. Filled by
+// registering.ts (`on.*`, `subhandler`); read by the reactor (which resources to watch) and by
+// processing/handling (which handlers to run). Holds declarations; never runs a handler.
+
+import type * as causes from "../causes/causes.ts";
+import * as bodies from "../structs/bodies.ts";
+import * as references from "../structs/references.ts";
+import * as errors from "./errors.ts";
+import * as filters from "./filters.ts";
+import type * as handlers from "./handlers.ts";
+import * as ids from "./ids.ts";
+import * as selectors from "./selectors.ts";
+
+interface ResourceHandlers {
+  readonly changing: readonly handlers.ChangingHandler[];
+  readonly watching: readonly handlers.WatchingHandler[];
+}
+
+/**
+ * The handlers of an operator. `on.*` fill the default registry unless given `{ registry }`;
+ * several operators in one process each get their own.
+ *
+ * A function registered twice under one id (say, for create and for resume) is kept twice but
+ * runs once per cycle. Two different functions with one id for the same resource are an error:
+ * ids name progress records, which would clash. Registration catches it when the selectors are
+ * the same; `changingHandlers()`/`watchingHandlers()` catch it when two selectors turn out to
+ * name the same resource (`"kopfexamples"` and `"kex"`).
+ *
+ * @example An operator's own registry
+ * ```ts
+ * import { OperatorRegistry } from "./registries.ts";
+ * import * as on from "./registering.ts";
+ *
+ * const registry = new OperatorRegistry();
+ * on.create("kopfexamples.v1.kopf.dev", { registry }, function created() {});
+ * registry.selectors(); // ["kopfexamples.v1.kopf.dev"]
+ * ```
+ */
+export class OperatorRegistry {
+  readonly #changing: handlers.ChangingHandler[] = [];
+  readonly #watching: handlers.WatchingHandler[] = [];
+  readonly #cache = new Map<string, ResourceHandlers>();
+
+  /**
+   * Adds a handler.
+   *
+   * @throws {errors.RegistrationError} when another function has the same id for the same
+   * selector.
+   */
+  register(handler: handlers.AnyResourceHandler): void {
+    const list: handlers.AnyResourceHandler[] = handler.kind === "changing"
+      ? this.#changing
+      : this.#watching;
+    const clash = list.find((other) =>
+      other.id === handler.id && other.fn !== handler.fn &&
+      other.selector !== undefined && handler.selector !== undefined &&
+      selectors.same(other.selector, handler.selector)
+    );
+    if (clash !== undefined) throw new errors.RegistrationError(clashMessage(handler));
+    if (handler.kind === "changing") this.#changing.push(handler);
+    else this.#watching.push(handler);
+    this.#cache.clear();
+  }
+
+  /** Every changing handler, in registration order. */
+  allChangingHandlers(): readonly handlers.ChangingHandler[] {
+    return [...this.#changing];
+  }
+
+  /** Every `on.event` handler, in registration order. */
+  allWatchingHandlers(): readonly handlers.WatchingHandler[] {
+    return [...this.#watching];
+  }
+
+  /** The distinct selectors of all handlers: what discovery must resolve and the reactor watch. */
+  selectors(): handlers.ResourceSelector[] {
+    const result: handlers.ResourceSelector[] = [];
+    for (const handler of [...this.#changing, ...this.#watching]) {
+      const selector = handler.selector;
+      if (selector === undefined) continue;
+      if (!result.some((known) => selectors.same(known, selector))) result.push(selector);
+    }
+    return result;
+  }
+
+  /** Whether any handler serves the resource. */
+  hasHandlers(resource: references.Resource): boolean {
+    const found = this.#forResource(resource);
+    return found.changing.length > 0 || found.watching.length > 0;
+  }
+
+  /**
+   * The changing handlers of a resource, each function+id once: the handlers that own
+   * progress records on its objects.
+   *
+   * @throws {errors.RegistrationError} when two functions have one id for this resource.
+   */
+  changingHandlers(resource: references.Resource): readonly handlers.ChangingHandler[] {
+    return filters.deduplicated(this.#forResource(resource).changing);
+  }
+
+  /**
+   * The `on.event` handlers of a resource, each function+id once.
+   *
+   * @throws {errors.RegistrationError} when two functions have one id for this resource.
+   */
+  watchingHandlers(resource: references.Resource): readonly handlers.WatchingHandler[] {
+    return filters.deduplicated(this.#forResource(resource).watching);
+  }
+
+  /** The changing handlers a cause of this resource runs (see `filters.selectChanging`). */
+  selectChanging(
+    resource: references.Resource,
+    cause: causes.ChangingCause,
+    context: unknown,
+  ): handlers.ChangingHandler[] {
+    return filters.selectChanging(this.#forResource(resource).changing, cause, context);
+  }
+
+  /** The `on.event` handlers an event of this resource runs. */
+  selectWatching(
+    resource: references.Resource,
+    subject: filters.EventSubject,
+    context: unknown,
+  ): handlers.WatchingHandler[] {
+    return filters.selectWatching(this.#forResource(resource).watching, subject, context);
+  }
+
+  /** Whether an object of this resource needs the finalizer for its changing handlers. */
+  requiresFinalizer(
+    resource: references.Resource,
+    cause: causes.ChangingCause,
+    context: unknown,
+  ): boolean {
+    return filters.requiresFinalizer(this.#forResource(resource).changing, cause, context);
+  }
+
+  /** Whether any changing handler of this resource is interested in the object at all. */
+  prematches(
+    resource: references.Resource,
+    cause: causes.ChangingCause,
+    context: unknown,
+  ): boolean {
+    return filters.anyPrematches(this.#forResource(resource).changing, cause, context);
+  }
+
+  /**
+   * The fields the handlers of a resource filter on: they join the essence (so that e.g. a
+   * `status.x` field handler sees changes of `status.x`).
+   */
+  extraFields(resource: references.Resource): bodies.FieldPath[] {
+    const found = this.#forResource(resource);
+    const result: bodies.FieldPath[] = [];
+    for (const handler of [...found.changing, ...found.watching]) {
+      const field = handler.field;
+      if (field === undefined) continue;
+      if (!result.some((known) => bodies.deepEqual(known, field))) result.push(field);
+    }
+    return result;
+  }
+
+  #forResource(resource: references.Resource): ResourceHandlers {
+    const key = `${references.fullName(resource)}:${resource.preferred ?? true}`;
+    const cached = this.#cache.get(key);
+    if (cached !== undefined) return cached;
+    const serves = (handler: handlers.AnyResourceHandler) =>
+      handler.selector !== undefined &&
+      selectors.check(selectors.parse(handler.selector), resource);
+    const found: ResourceHandlers = {
+      changing: this.#changing.filter(serves),
+      watching: this.#watching.filter(serves),
+    };
+    verifyUnique(found.changing, resource);
+    verifyUnique(found.watching, resource);
+    this.#cache.set(key, found);
+    return found;
+  }
+}
+
+/**
+ * The sub-handlers a running changing handler declared (with `subhandler`). The handling layer
+ * creates one per parent invocation, runs the parent inside `currentHandler.run(...)`, then
+ * reads what was declared.
+ *
+ * @example
+ * ```ts
+ * import { SubRegistry } from "./registries.ts";
+ * const subregistry = new SubRegistry();
+ * subregistry.handlers(); // []
+ * ```
+ */
+export class SubRegistry {
+  readonly #handlers: handlers.ChangingHandler[] = [];
+
+  /**
+   * Adds a sub-handler.
+   *
+   * @throws {errors.RegistrationError} when another function already has the same id.
+   */
+  register(handler: handlers.ChangingHandler): void {
+    if (this.#handlers.some((other) => other.id === handler.id && other.fn !== handler.fn)) {
+      throw new errors.RegistrationError(clashMessage(handler));
+    }
+    this.#handlers.push(handler);
+  }
+
+  /** The declared sub-handlers, each function+id once, in declaration order. */
+  handlers(): readonly handlers.ChangingHandler[] {
+    return filters.deduplicated(this.#handlers);
+  }
+
+  /** The sub-handlers the parent's cause runs (see `filters.selectChanging`). */
+  selectChanging(cause: causes.ChangingCause, context: unknown): handlers.ChangingHandler[] {
+    return filters.selectChanging(this.#handlers, cause, context);
+  }
+}
+
+let current: OperatorRegistry | undefined;
+
+/**
+ * The registry `on.*` use unless given `{ registry }`, and the operator serves by default.
+ *
+ * @example
+ * ```ts
+ * import { defaultRegistry } from "./registries.ts";
+ * defaultRegistry().selectors();
+ * ```
+ */
+export function defaultRegistry(): OperatorRegistry {
+  current ??= new OperatorRegistry();
+  return current;
+}
+
+/**
+ * Replaces the default registry (e.g. one per test).
+ *
+ * @example
+ * ```ts
+ * import { OperatorRegistry, setDefaultRegistry } from "./registries.ts";
+ * setDefaultRegistry(new OperatorRegistry());
+ * ```
+ */
+export function setDefaultRegistry(registry: OperatorRegistry): void {
+  current = registry;
+}
+
+/** How a handler is named in messages: `the create handler "fn" for "kopfexamples"`. */
+export function describeHandler(handler: handlers.AnyResourceHandler): string {
+  const label = handlerLabel(handler);
+  const name = ids.functionName(handler.fn);
+  const where = handler.kind === "changing" && handler.parent !== undefined
+    ? ` of "${handler.parent}"`
+    : handler.selector === undefined
+    ? ""
+    : ` for ${selectors.describe(handler.selector)}`;
+  return name ? `the ${label} "${name}"${where}` : `an anonymous ${label}${where}`;
+}
+
+function handlerLabel(handler: handlers.AnyResourceHandler): string {
+  if (handler.kind === "watching") return "event handler";
+  if (handler.parent !== undefined) return "sub-handler";
+  if (handler.initial) return "resume handler";
+  return `${handler.reason ?? "field"} handler`;
+}
+
+function clashMessage(handler: handlers.AnyResourceHandler): string {
+  if (ids.functionName(handler.fn) === "") {
+    return `Cannot register ${describeHandler(handler)}: another handler already has the id ` +
+      `"${handler.id}"; give one of them an explicit { id } or use a named function`;
+  }
+  return `Cannot register ${describeHandler(handler)}: the id "${handler.id}" is taken by ` +
+    `another function; give one of them a different explicit { id }`;
+}
+
+function verifyUnique(
+  list: readonly handlers.AnyResourceHandler[],
+  resource: references.Resource,
+): void {
+  for (const [index, handler] of list.entries()) {
+    const other = list.slice(0, index).find((h) => h.id === handler.id && h.fn !== handler.fn);
+    if (other === undefined) continue;
+    throw new errors.RegistrationError(
+      `Cannot serve "${references.fullName(resource)}": ${describeHandler(other)} and ` +
+        `${describeHandler(handler)} share the id "${handler.id}"; give one of them an ` +
+        `explicit { id } or use a named function`,
+    );
+  }
+}
