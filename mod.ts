@@ -1,21 +1,86 @@
 /**
  * Kopf for Deno: write Kubernetes operators as a few typed handler functions.
  *
- * This version ships the foundation: the Kubernetes API errors that handlers and the
- * framework raise. Handler registration (`on.create`, …) and `run()` follow.
+ * Register handlers with `on.create`, `on.update`, `on.delete`, `on.resume`, `on.field` and
+ * `on.event`; throw `TemporaryError` to retry later or `PermanentError` to give up. Progress,
+ * the last handled state and the finalizer are kept on the objects in Kopf 1.44's format.
  *
- * @example Telling a missing object from other API failures
+ * @example A minimal operator's handlers
  * ```ts
  * import * as kopf from "./mod.ts";
  *
- * function describe(error: unknown): string {
- *   return error instanceof kopf.ApiNotFoundError ? "gone" : "failed";
- * }
+ * interface KopfExampleSpec { field?: string }
+ *
+ * kopf.on.create<KopfExampleSpec>("kopfexamples.v1.kopf.dev", function create_fn({ spec, name, logger }) {
+ *   logger.info(`Creating ${name} with ${spec.field}`);
+ *   return { message: "hello" }; // merged into status.create_fn
+ * });
  * ```
  *
  * @module
  */
 
+export { on, subhandler } from "./lib/registry/registering.ts";
+export type {
+  CreateOptions,
+  DeleteOptions,
+  EventOptions,
+  FieldOptions,
+  On,
+  ResumeOptions,
+  SubhandlerOptions,
+  UpdateOptions,
+} from "./lib/registry/registering.ts";
+export { ABSENT, EVERYTHING, PRESENT } from "./lib/registry/handlers.ts";
+export type { ErrorsMode, HandlerId, Reason, ResourceSelector } from "./lib/registry/handlers.ts";
+export type {
+  Body,
+  ChangingContext,
+  ChangingFn,
+  EventContext,
+  EventFn,
+  Memo,
+  Meta,
+  RawEvent,
+  ResourceContext,
+} from "./lib/registry/contexts.ts";
+export {
+  defaultRegistry,
+  OperatorRegistry,
+  setDefaultRegistry,
+} from "./lib/registry/registries.ts";
+export { RegistrationError } from "./lib/registry/errors.ts";
+export {
+  HandlerRetriesError,
+  HandlerTimeoutError,
+  PermanentError,
+  TemporaryError,
+} from "./lib/handling/errors.ts";
+export { Patch } from "./lib/structs/patches.ts";
+export type { PatchFn } from "./lib/structs/patches.ts";
+export type { Diff, DiffItem, DiffOperation } from "./lib/structs/diffs.ts";
+export type { Resource } from "./lib/structs/references.ts";
+export { defaultSettings } from "./lib/settings/operator.ts";
+export type {
+  ExecutionSettings,
+  OperatorSettings,
+  PersistenceSettings,
+  QueueingSettings,
+} from "./lib/settings/operator.ts";
+export type { NetworkingSettings, WatchingSettings } from "./lib/settings/networking.ts";
+export {
+  AnnotationsProgressStorage,
+  MultiProgressStorage,
+  SmartProgressStorage,
+  StatusProgressStorage,
+} from "./lib/persistence/progress.ts";
+export type { ProgressRecord, ProgressStorage } from "./lib/persistence/progress.ts";
+export {
+  AnnotationsDiffBaseStorage,
+  MultiDiffBaseStorage,
+  StatusDiffBaseStorage,
+} from "./lib/persistence/diffbase.ts";
+export type { DiffBaseStorage, Essence } from "./lib/persistence/diffbase.ts";
 export {
   ApiClientError,
   ApiConflictError,

@@ -38,7 +38,8 @@ else
 fi
 
 log=$(mktemp)
-"$deno" test -A --parallel "${@:-tests/}" 2>&1 | tee "$log"
+if [ $# -eq 0 ]; then set -- --doc mod.ts testing.ts cli.ts lib/ tests/; fi
+"$deno" test -A --parallel "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 # Deno's summary: "ok | 12 passed (3 steps) | 0 failed | 2 ignored (5s)".
 summary=$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -E '^(ok|FAILED) \| ' | tail -n 1)

@@ -27,7 +27,20 @@ export interface DiffBaseStorage {
 
 const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
 
-/** Stores the essence as compact JSON plus `"\n"` in an annotation (Kopf's default). */
+/**
+ * Stores the essence as compact JSON plus `"\n"` in an annotation (Kopf's default).
+ *
+ * @example Building and storing the essence
+ * ```ts
+ * import * as diffbase from "./diffbase.ts";
+ * import * as patches from "../structs/patches.ts";
+ * const storage = new diffbase.AnnotationsDiffBaseStorage();
+ * const body = { kind: "KopfExample", metadata: { name: "x" }, spec: { a: 1 } };
+ * const patch = new patches.Patch();
+ * storage.store(body, patch, storage.build(body));
+ * // patch.metadata.annotations["kopf.zalando.org/last-handled-configuration"] === '{"spec":{"a":1}}\n'
+ * ```
+ */
 export class AnnotationsDiffBaseStorage implements DiffBaseStorage {
   readonly prefix: string;
   readonly key: string;

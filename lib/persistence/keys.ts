@@ -73,6 +73,14 @@ export function markKey(key: string, body: bodies.RawBody | undefined): string {
 /**
  * The annotation keys of one record: the V2 key, then the V1 key if `v1` and it differs. All
  * are written; they are read in this order.
+ *
+ * @example A sub-handler's keys under a long prefix
+ * ```ts
+ * import * as keys from "./keys.ts";
+ * keys.makeKeys("lengthy-operator-name-to-hit-63-chars.example.com", "update/subhandler1");
+ * // ["lengthy-operator-name-to-hit-63-chars.example.com/update.subhandler1",
+ * //  "lengthy-operator-name-to-hit-63-chars.example.com/update-<hash>"]
+ * ```
  */
 export function makeKeys(
   prefix: string,

@@ -56,7 +56,19 @@ export interface ProgressStorage {
   flush(): void;
 }
 
-/** One annotation per handler with the record as compact JSON: `kopf.zalando.org/create_fn`. */
+/**
+ * One annotation per handler with the record as compact JSON: `kopf.zalando.org/create_fn`.
+ *
+ * @example Storing a record into the patch
+ * ```ts
+ * import * as progress from "./progress.ts";
+ * import * as patches from "../structs/patches.ts";
+ * const patch = new patches.Patch();
+ * new progress.AnnotationsProgressStorage().store("create_fn", { retries: 1 }, {}, patch);
+ * patch.toMergePatch();
+ * // { metadata: { annotations: { "kopf.zalando.org/create_fn": '{"retries":1}' } } }
+ * ```
+ */
 export class AnnotationsProgressStorage implements ProgressStorage {
   readonly prefix: string;
   /** Whether null fields are written too. */

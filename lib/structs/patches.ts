@@ -37,7 +37,19 @@ export interface SplitPatch {
   readonly status: Record<string, unknown> | undefined;
 }
 
-/** The merge-patch document and transformation functions of one object in one cycle. */
+/**
+ * The merge-patch document and transformation functions of one object in one cycle.
+ *
+ * @example Writing status and labels, then splitting for a resource with `/status`
+ * ```ts
+ * import * as patches from "./patches.ts";
+ * const patch = new patches.Patch();
+ * patch.status.phase = "Ready";
+ * patch.metadata.labels.app = "demo";
+ * patch.split(true);
+ * // { object: { metadata: { labels: { app: "demo" } } }, status: { status: { phase: "Ready" } } }
+ * ```
+ */
 export class Patch {
   /** The merge-patch document as written so far (empty objects included, see `toMergePatch`). */
   readonly body: Record<string, unknown>;

@@ -297,3 +297,26 @@ Deno.test("on.event handlers see every event with its type, and their errors are
   deepEqual(types, ["ADDED", "MODIFIED"]);
   deepEqual(sim.sent, []);
 });
+
+Deno.test("I: a restart over handled objects without resume handlers writes nothing", async () => {
+  const registry = new registries.OperatorRegistry();
+  registering.create(R, { registry }, function create_fn() {
+    return { done: true };
+  });
+  const handled = new Simulator(registry);
+  await handled.settle();
+  const restarted = new Simulator(registry, handled.body, { listed: true });
+  const cycle = await restarted.cycle();
+  equal(cycle.result.cause, "resume"); // as in Kopf: a resume cause with no handler to run
+  deepEqual(restarted.sent, []);
+});
+
+Deno.test("D: every extra retry costs one write (its progress record), not two", async () => {
+  const registry = new registries.OperatorRegistry();
+  registering.create(R, { registry }, function create_fn({ retry }: { retry: number }) {
+    if (retry < 3) throw new errors.TemporaryError("not yet", { delay: 10 });
+  });
+  const sim = new Simulator(registry);
+  await sim.settle();
+  deepEqual(sim.sent, ["merge", "merge", "merge", "merge"]);
+});
