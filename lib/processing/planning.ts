@@ -45,16 +45,23 @@ export function plan(
   if (status) requests.push({ type: "merge", subresource: "status", body: status });
   // Only the functions go as a JSON patch (the merge document went above), as Kopf sends them.
   const ops = patch.fns.length ? new patches.Patch({ fns: patch.fns }).asJsonPatch(body) : [];
-  const isStatus = (op: patches.JsonPatchOperation) =>
-    op.path === "/status" || op.path.startsWith("/status/");
-  const objectOps = subresource ? ops.filter((op) => !isStatus(op)) : ops;
-  const statusOps = subresource ? ops.filter(isStatus) : [];
-  if (objectOps.length) requests.push({ type: "json", subresource: undefined, ops: objectOps });
-  if (statusOps.length) requests.push({ type: "json", subresource: "status", ops: statusOps });
+  const split = patches.splitJsonPatch(ops, subresource);
+  if (split.object.length) {
+    requests.push({ type: "json", subresource: undefined, ops: split.object });
+  }
+  if (split.status.length) {
+    requests.push({ type: "json", subresource: "status", ops: split.status });
+  }
   return requests;
 }
 
-/** The guard the runtime puts in front of a planned JSON patch. */
-export function guard(resourceVersion: string | undefined): patches.JsonPatchOperation {
-  return { op: "test", path: "/metadata/resourceVersion", value: resourceVersion };
+/**
+ * The operations with the guard the runtime puts in front: a `test` of the resourceVersion of
+ * `freshest` — the body returned by the previous request of the plan, or the one it was made on.
+ */
+export function guarded(
+  request: Extract<PlannedRequest, { type: "json" }>,
+  freshest: Record<string, unknown>,
+): patches.JsonPatchOperation[] {
+  return patches.withResourceVersionTest(request.ops, freshest);
 }

@@ -40,7 +40,7 @@ export function isObject(value: unknown): value is Record<string, unknown> {
  * (as Kopf does: corrupted or absent structures read as if they were empty). A present `null`
  * is returned as `null`.
  */
-export function resolve<T>(obj: unknown, field: FieldSpec, fallback: T): unknown {
+export function resolve(obj: unknown, field: FieldSpec, fallback: unknown): unknown {
   let current = obj;
   for (const key of parseField(field)) {
     if (!isObject(current) || !Object.hasOwn(current, key)) return fallback;
