@@ -4,7 +4,7 @@
 
 import * as clocks from "../../lib/async/clock.ts";
 import * as processing from "../../lib/processing/processing.ts";
-import type * as planning from "../../lib/processing/planning.ts";
+import * as planning from "../../lib/processing/planning.ts";
 import type * as registries from "../../lib/registry/registries.ts";
 import * as operator from "../../lib/settings/operator.ts";
 import type * as references from "../../lib/structs/references.ts";
@@ -144,11 +144,7 @@ export class Simulator {
         next = fakePatches.merge(body, document) as Json;
       }
     } else {
-      const ops = [{
-        op: "test",
-        path: "/metadata/resourceVersion",
-        value: (body.metadata as Json).resourceVersion,
-      }, ...request.ops];
+      const ops = planning.guarded(request, body);
       next = fakePatches.applyJsonPatch(body, ops) as Json;
     }
     if (fakePatches.deepEqual(next, body)) return label; // a no-op write changes nothing
