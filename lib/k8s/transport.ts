@@ -40,6 +40,16 @@ export interface TransportOptions {
    */
   insecureSkipTlsVerifyProcessWide?: boolean;
   userAgent?: string;
+  /** Called after every HTTP exchange (for metrics and request counting in tests). */
+  onResponse?: (exchange: Exchange) => void;
+}
+
+/** One HTTP exchange, as reported to `onResponse`: status 0 when no response came. */
+export interface Exchange {
+  readonly method: string;
+  readonly url: string;
+  readonly status: number;
+  readonly contentType: string | undefined;
 }
 
 /** A transport: typed JSON requests and raw streams to one API server. */
@@ -49,6 +59,7 @@ export class Transport implements Disposable {
   readonly clock: clocks.Clock;
   readonly #random: () => number;
   readonly #userAgent: string;
+  readonly #onResponse: ((exchange: Exchange) => void) | undefined;
   #clients = new Map<string, Deno.HttpClient>();
 
   constructor(connection: connections.Connection, options: TransportOptions = {}) {
@@ -74,6 +85,7 @@ export class Transport implements Disposable {
     this.clock = options.clock ?? clocks.realClock;
     this.#random = options.random ?? Math.random;
     this.#userAgent = options.userAgent ?? "kopf-deno";
+    this.#onResponse = options.onResponse;
   }
 
   /** Sends a request and returns the parsed JSON body (or `undefined` for an empty body). */
@@ -185,6 +197,10 @@ export class Transport implements Disposable {
   ): Promise<Response> {
     const headers: Record<string, string> = {
       "Accept": options.accept ?? "application/json",
+      // No compression: kube-apiserver gzips even watch streams when asked, and Deno's
+      // decoding of an endless gzip stream ends it early and ignores aborts. Loopback and
+      // in-cluster links gain nothing from it either (client-go disables it too).
+      "Accept-Encoding": "identity",
       "User-Agent": this.#userAgent,
     };
     if (credentials.authorization) headers["Authorization"] = credentials.authorization;
@@ -199,15 +215,20 @@ export class Transport implements Disposable {
       : undefined;
     const signals = [options.signal, timeout].filter((s): s is AbortSignal => s !== undefined);
     const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
+    const report = (status: number) =>
+      this.#onResponse?.({ method, url, status, contentType: headers["Content-Type"] });
     try {
-      return await fetch(url, {
+      const response = await fetch(url, {
         method,
         headers,
         body: body ?? null,
         client: this.#client(credentials.clientCertificate),
         ...(signal ? { signal } : {}),
       });
+      report(response.status);
+      return response;
     } catch (cause) {
+      report(0);
       if (options.signal?.aborted) throw options.signal.reason;
       if (timeout?.aborted) {
         throw new errors.TransportError(

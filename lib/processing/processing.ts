@@ -54,6 +54,8 @@ export interface ProcessingInput {
   readonly consistent: boolean;
   /** Aborted when running handlers must be cancelled. */
   readonly signal?: AbortSignal | undefined;
+  /** A retry of the last known state, not a new event: `on.event` handlers do not run. */
+  readonly replay?: boolean | undefined;
 }
 
 /** What processing decided. */
@@ -84,7 +86,7 @@ export async function processEvent(input: ProcessingInput): Promise<ProcessingRe
   const subject: contexts.Subject = { body, resource, patch, logger, memo: memory.memo };
   const signal = input.signal ?? new AbortController().signal;
 
-  await runEventHandlers(input, subject, signal);
+  if (!input.replay) await runEventHandlers(input, subject, signal);
 
   let cause: causes.ChangingCause | undefined;
   const delays: number[] = [];

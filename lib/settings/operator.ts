@@ -35,10 +35,12 @@ export interface ExecutionSettings {
 
 /** How objects are queued and processed. */
 export interface QueueingSettings {
-  /** Objects processed at the same time, per operator; each object is processed serially. */
+  /** Objects processed at the same time, per watched resource and namespace; each object serially. */
   workerLimit: number;
   /** Delays after unexpected framework errors of one object (the last one repeats). */
   errorDelaysSeconds: number[];
+  /** On stop, how long running handlers may finish before they are cancelled. */
+  exitTimeoutSeconds: number;
 }
 
 /** Every tunable of the operator. */
@@ -76,6 +78,7 @@ export function defaultSettings(): OperatorSettings {
     queueing: {
       workerLimit: 100,
       errorDelaysSeconds: [1, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377, 610],
+      exitTimeoutSeconds: 10,
     },
     networking: networking.defaultNetworking(),
     watching: networking.defaultWatching(),

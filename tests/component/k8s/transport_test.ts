@@ -335,3 +335,17 @@ Deno.test("insecure-skip-tls-verify is refused with an explanation unless confir
   );
   new transports.Transport(connection, { insecureSkipTlsVerifyProcessWide: true }).close();
 });
+
+Deno.test("requests ask for no compression: gzip broke watch streams on a real API server", async () => {
+  const seen: (string | null)[] = [];
+  await withServer((request) => {
+    seen.push(request.headers.get("accept-encoding"));
+    return json({});
+  }, async (url) => {
+    using transport = new transports.Transport(connectionTo(url));
+    await transport.request("GET", "/api");
+    const body = await transport.stream("GET", "/api/v1/configmaps", { query: { watch: 1 } });
+    await body.cancel();
+  });
+  deepEqual(seen, ["identity", "identity"]);
+});

@@ -1,0 +1,243 @@
+// Keeps the operator running: connects, finds what to serve (resources × namespaces, following
+// CRDs and namespaces as they come and go), runs one watcher per pair, and stops gracefully:
+// watches end first, running handlers get a grace period, then they are cancelled.
+// Business of single objects lives in serving.ts and below.
+
+import { getLogger } from "@logtape/logtape";
+import * as clocks from "../async/clock.ts";
+import type * as connections from "../k8s/connections.ts";
+import * as discovery from "../k8s/discovery.ts";
+import * as kubeconfig from "../k8s/kubeconfig.ts";
+import * as transports from "../k8s/transport.ts";
+import * as watching from "../k8s/watching.ts";
+import * as registries from "../registry/registries.ts";
+import * as operatorSettings from "../settings/operator.ts";
+import * as namespaces from "../structs/namespaces.ts";
+import * as references from "../structs/references.ts";
+import * as observation from "./observation.ts";
+import * as serving from "./serving.ts";
+
+const log = getLogger(["kopf", "reactor"]);
+
+/** The health of every watcher, keyed by `resource[@namespace]`; read by liveness probes. */
+export type OperatorHealth = Map<string, watching.WatchHealth>;
+
+/** How to run an operator. */
+export interface OperatorOptions {
+  /** @default {defaultRegistry()} */
+  registry?: registries.OperatorRegistry;
+  /** @default {defaultSettings()} */
+  settings?: operatorSettings.OperatorSettings;
+  /** Namespace patterns (globs, `!` negation); omit with `clusterwide`. */
+  namespaces?: readonly string[];
+  /** Serve all namespaces with cluster-wide watches. */
+  clusterwide?: boolean;
+  /** Stops the operator when aborted. */
+  signal?: AbortSignal;
+  /** Where and how to connect; by default from KUBECONFIG, in-cluster, or ~/.kube/config. */
+  connection?: connections.Connection;
+  /** The kubeconfig context to use instead of the current one. */
+  context?: string;
+  clock?: clocks.Clock;
+  /** Filled with the watchers' health as they start and stop. */
+  health?: OperatorHealth;
+  /** Called after every request to the API server (metrics, request counting in tests). */
+  onResponse?: (exchange: transports.Exchange) => void;
+  /** Called after each event is processed (tests wait on it instead of sleeping). */
+  onProcessed?: (report: serving.ProcessedReport) => void;
+}
+
+/** A stop that is not an error: the signal's reason when the operator is asked to stop. */
+export class OperatorStopped extends Error {
+  override name = "OperatorStopped";
+}
+
+interface Running {
+  readonly stop: AbortController;
+  readonly done: Promise<void>;
+}
+
+/**
+ * Runs an operator until `signal` aborts: for embedding in programs and tests.
+ *
+ * @example Running the default registry's handlers for a minute
+ * ```ts ignore
+ * import { operator } from "./running.ts";
+ * await operator({ clusterwide: true, signal: AbortSignal.timeout(60_000) });
+ * ```
+ */
+export async function operator(options: OperatorOptions = {}): Promise<void> {
+  const registry = options.registry ?? registries.defaultRegistry();
+  const settings = options.settings ?? operatorSettings.defaultSettings();
+  const clock = options.clock ?? clocks.realClock;
+  const health = options.health ?? new Map();
+  const outer = options.signal ?? new AbortController().signal;
+  if (options.clusterwide && options.namespaces?.length) {
+    throw new Error(
+      "Cannot serve both all namespaces and specific ones: choose either clusterwide or namespaces",
+    );
+  }
+  let clusterwide = options.clusterwide ?? false;
+  if (!clusterwide && !options.namespaces?.length) {
+    log.warning(
+      "No namespaces are given: serving the whole cluster (use -A to say so, or -n to narrow it)",
+    );
+    clusterwide = true;
+  }
+  const patterns = clusterwide ? [] : namespaces.parsePatterns(options.namespaces ?? []);
+
+  const connection = options.connection ??
+    await kubeconfig.loadConnection(options.context ? { context: options.context } : {});
+  using transport = new transports.Transport(connection, {
+    settings: settings.networking,
+    clock,
+    insecureSkipTlsVerifyProcessWide: readEnv("KOPF_INSECURE_SKIP_TLS_VERIFY") === "1",
+    ...(options.onResponse ? { onResponse: options.onResponse } : {}),
+  });
+  log.info(`Connecting to ${connection.server} (${connection.source})`);
+  const finder = new discovery.Discovery(transport);
+
+  const watchStop = new AbortController();
+  const handlerStop = new AbortController();
+  const stopWatching = () => watchStop.abort(new OperatorStopped("The operator is stopping"));
+  outer.addEventListener("abort", stopWatching, { once: true });
+  if (outer.aborted) stopWatching();
+
+  const running = new Map<string, Running>();
+  let resources: references.Resource[] = [];
+  let served: ReadonlySet<string | undefined> = new Set(clusterwide ? [undefined] : []);
+
+  /** Starts and stops watchers so that exactly resources × namespaces are watched. */
+  const reconcile = () => {
+    if (watchStop.signal.aborted) return;
+    const wanted = new Map<
+      string,
+      { resource: references.Resource; namespace: string | undefined }
+    >();
+    for (const resource of resources) {
+      const scopes = resource.namespaced ? served : new Set([undefined]);
+      if (resource.namespaced && served.size === 0) continue;
+      for (const namespace of scopes) {
+        wanted.set(keyOf(resource, namespace), { resource, namespace });
+      }
+    }
+    for (const [key, watcher] of running) {
+      if (!wanted.has(key)) {
+        watcher.stop.abort(new OperatorStopped("No longer served"));
+        running.delete(key);
+        health.delete(key);
+      }
+    }
+    for (const [key, { resource, namespace }] of wanted) {
+      if (running.has(key)) continue;
+      const stop = new AbortController();
+      const signal = AbortSignal.any([watchStop.signal, stop.signal]);
+      const watchHealth = watching.newHealth(clock);
+      health.set(key, watchHealth);
+      const done = serving.serve({
+        transport,
+        resource,
+        namespace,
+        registry,
+        settings,
+        clock,
+        signal,
+        handlerSignal: handlerStop.signal,
+        health: watchHealth,
+        onProcessed: options.onProcessed,
+      }).catch((error) => {
+        if (!signal.aborted) log.error(`The watcher of ${key} failed: ${error}`, { error });
+      });
+      running.set(key, { stop, done });
+    }
+  };
+
+  const background: Promise<unknown>[] = [];
+  try {
+    resources = await observation.servedResources(finder, registry, watchStop.signal);
+    if (resources.length === 0 && registry.selectors().length === 0) {
+      log.warning("No handlers are registered: there is nothing to serve");
+    }
+    const rescan = () => {
+      finder.invalidate();
+      observation.servedResources(finder, registry, watchStop.signal).then((found) => {
+        const before = new Set(resources.map(references.fullName));
+        const after = new Set(found.map(references.fullName));
+        resources = found;
+        if (before.size !== after.size || [...after].some((r) => !before.has(r))) {
+          log.info(`Served resources: ${[...after].join(", ") || "none"}`);
+        }
+        reconcile();
+      }, (error) => {
+        if (!watchStop.signal.aborted) {
+          log.warning(`Rescanning the served resources failed: ${error}`);
+        }
+      });
+    };
+    background.push(
+      observation.observeCrds(transport, rescan, {
+        signal: watchStop.signal,
+        settings: settings.watching,
+      }).catch(swallowStop),
+    );
+    if (!clusterwide) {
+      background.push(
+        observation.observeNamespaces(transport, patterns, (names) => {
+          served = names;
+          log.info(`Served namespaces: ${[...names].join(", ") || "none"}`);
+          reconcile();
+        }, { signal: watchStop.signal, settings: settings.watching }).catch(swallowStop),
+      );
+    }
+    reconcile();
+    await abortion(watchStop.signal);
+  } finally {
+    stopWatching();
+    // Watches end at once; running processing gets its grace period, then handlers are cancelled.
+    const watchers = Promise.all([...running.values()].map((r) => r.done));
+    const timer = new AbortController();
+    const graceful = await Promise.race([
+      watchers.then(() => true),
+      clock.sleep(settings.queueing.exitTimeoutSeconds * 1000, timer.signal).then(
+        () => false,
+        () => true,
+      ),
+    ]);
+    timer.abort();
+    if (!graceful) {
+      log.warning(
+        `Handlers still run after ${settings.queueing.exitTimeoutSeconds} s: cancelling them`,
+      );
+      handlerStop.abort(new OperatorStopped("The operator stopped; handlers were cancelled"));
+      await watchers;
+    }
+    await Promise.all(background);
+    outer.removeEventListener("abort", stopWatching);
+    log.info("The operator has stopped");
+  }
+}
+
+function keyOf(resource: references.Resource, namespace: string | undefined): string {
+  return namespace === undefined
+    ? references.fullName(resource)
+    : `${references.fullName(resource)}@${namespace}`;
+}
+
+function abortion(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) =>
+    signal.addEventListener("abort", () => resolve(), { once: true })
+  );
+}
+
+function swallowStop(error: unknown): void {
+  if (!(error instanceof OperatorStopped)) log.error(`An observer failed: ${error}`, { error });
+}
+
+function readEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+}

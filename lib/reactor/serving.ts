@@ -1,0 +1,265 @@
+// Serves one resource in one namespace (or cluster-wide): a watcher feeding per-object workers,
+// each event processed (handlers run, a plan made) and its plan sent, with the consistency
+// wait after our own writes and retries on timers. Runs until its signal aborts, then lets
+// running processing finish. One object's troubles never stop the watch.
+
+import type { Logger } from "@logtape/logtape";
+import { getLogger } from "@logtape/logtape";
+import type * as clocks from "../async/clock.ts";
+import type * as api from "../k8s/api.ts";
+import * as errors from "../k8s/errors.ts";
+import type * as transports from "../k8s/transport.ts";
+import * as watching from "../k8s/watching.ts";
+import * as processing from "../processing/processing.ts";
+import type * as handlers from "../registry/handlers.ts";
+import type * as registries from "../registry/registries.ts";
+import type * as operator from "../settings/operator.ts";
+import * as references from "../structs/references.ts";
+import * as applying from "./applying.ts";
+import * as queueing from "./queueing.ts";
+
+/** What the worker remembers of an object between events. */
+export interface Memory extends processing.ObjectMemory {
+  /** After our write: the resourceVersion to see on the watch before trusting its states. */
+  expected: { resourceVersion: string; until: number; seen: boolean } | undefined;
+  /**
+   * resourceVersions that arrived while the object was being processed: the echo of our write
+   * may come on the watch before the write's own response does.
+   */
+  arrived: Set<string> | undefined;
+}
+
+/** Everything one watcher needs. */
+export interface ServeOptions {
+  readonly transport: transports.Transport;
+  readonly resource: references.Resource;
+  /** Undefined: all namespaces, or a cluster-scoped resource. */
+  readonly namespace: string | undefined;
+  readonly registry: registries.OperatorRegistry;
+  readonly settings: operator.OperatorSettings;
+  readonly clock: clocks.Clock;
+  /** Stops the watch (and, after running work is done, this function returns). */
+  readonly signal: AbortSignal;
+  /** Cancels running handlers (aborted only after the grace period of a stop). */
+  readonly handlerSignal: AbortSignal;
+  /** Updated in place; the liveness endpoint reads it. */
+  readonly health: watching.WatchHealth;
+  /** Builds the per-object logger (`[namespace/name]`). */
+  readonly objectLogger?:
+    | ((resource: references.Resource, body: api.KubernetesObject) => Logger)
+    | undefined;
+  /** Called after each event is processed and its plan sent (for tests and metrics). */
+  readonly onProcessed?: ((report: ProcessedReport) => void) | undefined;
+}
+
+/** What one processed event led to. */
+export interface ProcessedReport {
+  readonly resource: references.Resource;
+  readonly event: queueing.ObjectEvent<api.KubernetesObject>;
+  readonly result: processing.ProcessingResult;
+}
+
+const log = getLogger(["kopf", "reactor"]);
+
+/** Watches and processes until the signal aborts. */
+export async function serve(options: ServeOptions): Promise<void> {
+  const { transport, resource, registry, settings, clock } = options;
+  const where = options.namespace ? ` in namespace "${options.namespace}"` : "";
+  const what = `${references.fullName(resource)}${where}`;
+  const loggerOf = options.objectLogger ?? defaultObjectLogger;
+
+  const queue = new queueing.ObjectQueue<api.KubernetesObject, Memory>({
+    workerLimit: settings.queueing.workerLimit,
+    clock,
+    errorDelaysSeconds: settings.queueing.errorDelaysSeconds,
+    keyOf: (object) =>
+      object.metadata?.uid ?? `${object.metadata?.namespace ?? ""}/${object.metadata?.name ?? ""}`,
+    newMemory: (event) => ({
+      ...processing.newMemory(event.type === undefined),
+      expected: undefined,
+      arrived: undefined,
+    }),
+    onArrival: (slot, event) => {
+      const rv = event.object.metadata?.resourceVersion;
+      if (rv === undefined) return;
+      slot.memory.arrived?.add(rv);
+      const expected = slot.memory.expected;
+      if (expected && rv === expected.resourceVersion) expected.seen = true;
+    },
+    process: (slot, event) =>
+      processOne(options, slot.memory, event, loggerOf(resource, event.object)),
+    onError: (slot, error, delay) => {
+      const logger = slot.last ? loggerOf(resource, slot.last.object) : log;
+      logger.error(
+        `Processing failed unexpectedly; it is retried in ${delay} s: ${explain(error)}`,
+        { error },
+      );
+    },
+  });
+
+  const selector = serverSideLabelSelector(registry, resource);
+  log.info(`Watching ${what}${selector ? ` with the label selector "${selector}"` : ""}`);
+  try {
+    for await (
+      const batch of watching.watchBatches<api.KubernetesObject>(transport, resource, {
+        namespace: options.namespace,
+        labelSelector: selector,
+        signal: options.signal,
+        settings: settings.watching,
+        health: options.health,
+      })
+    ) {
+      for (const event of batch) {
+        switch (event.type) {
+          case "LISTED":
+            queue.push({ type: undefined, object: event.object });
+            break;
+          case "ADDED":
+          case "MODIFIED":
+          case "DELETED":
+            queue.push({ type: event.type, object: event.object });
+            break;
+          case "SYNCED":
+            log.debug(`The listing of ${what} is complete (${queue.size} objects)`);
+            break;
+          case "ERROR":
+            reportWatchError(what, event.error, event.retryInMs);
+            break;
+        }
+      }
+    }
+  } finally {
+    await queue.close();
+    log.debug(`Stopped watching ${what}`);
+  }
+}
+
+/** One event of one object: process it, send the plan, note what to expect on the watch. */
+async function processOne(
+  options: ServeOptions,
+  memory: Memory,
+  event: queueing.ObjectEvent<api.KubernetesObject>,
+  logger: Logger,
+): Promise<queueing.Processed> {
+  memory.arrived = new Set();
+  try {
+    return await processAndApply(options, memory, event, logger);
+  } finally {
+    memory.arrived = undefined;
+  }
+}
+
+async function processAndApply(
+  options: ServeOptions,
+  memory: Memory,
+  event: queueing.ObjectEvent<api.KubernetesObject>,
+  logger: Logger,
+): Promise<queueing.Processed> {
+  const { clock, settings } = options;
+  const expected = memory.expected;
+  const consistent = event.type === "DELETED" || !expected || expected.seen ||
+    clock.now() >= expected.until;
+  if (consistent) memory.expected = undefined;
+  const result = await processing.processEvent({
+    resource: options.resource,
+    registry: options.registry,
+    settings,
+    clock,
+    logger,
+    memory,
+    event: { type: event.type, object: event.object as never },
+    consistent,
+    signal: options.handlerSignal,
+    replay: event.replay,
+  });
+  const report = () => options.onProcessed?.({ resource: options.resource, event, result });
+  if (event.type === "DELETED") {
+    report();
+    return { gone: true };
+  }
+  if (result.postponed && expected) {
+    logger.debug("Waiting for our last write to come back before running handlers");
+    report();
+    return { delay: Math.max(0, (expected.until - clock.now()) / 1000) };
+  }
+  const applied = await applying.apply(
+    options.transport,
+    options.resource,
+    event.object,
+    result.requests,
+    logger,
+    options.handlerSignal,
+  );
+  report();
+  const before = event.object.metadata?.resourceVersion;
+  if (applied.resourceVersion !== undefined && applied.resourceVersion !== before) {
+    memory.expected = {
+      resourceVersion: applied.resourceVersion,
+      until: clock.now() + settings.persistence.consistencyTimeoutSeconds * 1000,
+      seen: memory.arrived?.has(applied.resourceVersion) ?? false,
+    };
+    // Our write comes back as an event: a retry due now would only race it.
+    if (result.delay === 0) return {};
+  }
+  return { delay: result.delay };
+}
+
+function reportWatchError(what: string, error: errors.KubernetesError, retryInMs: number): void {
+  const retry = `retrying in ${(retryInMs / 1000).toFixed(1)} s`;
+  if (error instanceof errors.ApiForbiddenError) {
+    log.error(
+      `Cannot watch ${what}: forbidden by RBAC; grant list and watch on it (${retry}): ${error.message}`,
+    );
+  } else if (error instanceof errors.ApiNotFoundError) {
+    log.warning(
+      `Cannot watch ${what}: the resource is not served (was its CRD deleted?); ${retry}`,
+    );
+  } else {
+    log.warning(`The watch of ${what} failed; ${retry}: ${error.message}`);
+  }
+}
+
+/** Adds a hint to errors users can act on. */
+function explain(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof errors.ApiInvalidError && /annotations.*Too long/i.test(message)) {
+    return `${message} — the object's state does not fit into annotations (256 KiB): leave big fields out ` +
+      "of the diff-base with AnnotationsDiffBaseStorage({ ignoredFields }) or keep it in status with StatusDiffBaseStorage";
+  }
+  return message;
+}
+
+function defaultObjectLogger(_resource: references.Resource, body: api.KubernetesObject): Logger {
+  const meta = body.metadata ?? {};
+  const object = meta.namespace ? `${meta.namespace}/${meta.name}` : meta.name ?? "";
+  return getLogger(["kopf", "objects"]).with({ object });
+}
+
+/**
+ * A label selector to send to the server, when every handler of the resource demands the same
+ * exact labels — and no handler needs a finalizer: an object that stops matching would vanish
+ * from a filtered watch without its finalizer being released.
+ */
+export function serverSideLabelSelector(
+  registry: registries.OperatorRegistry,
+  resource: references.Resource,
+): string | undefined {
+  const all: handlers.AnyResourceHandler[] = [
+    ...registry.changingHandlers(resource),
+    ...registry.watchingHandlers(resource),
+  ];
+  if (all.length === 0) return undefined;
+  if (all.some((h) => h.kind === "changing" && h.requiresFinalizer)) return undefined;
+  let common: Map<string, string> | undefined;
+  for (const handler of all) {
+    const exact = new Map<string, string>();
+    for (const [key, value] of Object.entries(handler.labels ?? {})) {
+      if (typeof value === "string") exact.set(key, value);
+    }
+    common = common === undefined
+      ? exact
+      : new Map([...common].filter(([k, v]) => exact.get(k) === v));
+    if (common.size === 0) return undefined;
+  }
+  return [...(common ?? [])].map(([k, v]) => `${k}=${v}`).join(",") || undefined;
+}
