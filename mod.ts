@@ -2,8 +2,9 @@
  * Kopf for Deno: write Kubernetes operators as a few typed handler functions.
  *
  * Register handlers with `on.create`, `on.update`, `on.delete`, `on.resume`, `on.field` and
- * `on.event`; throw `TemporaryError` to retry later or `PermanentError` to give up. Progress,
- * the last handled state and the finalizer are kept on the objects in Kopf 1.44's format.
+ * `on.event`; throw `TemporaryError` to retry later or `PermanentError` to give up; start it
+ * with `run()` (or `operator()` to embed it). Progress, the last handled state and the
+ * finalizer are kept on the objects in Kopf 1.44's format.
  *
  * @example A minimal operator's handlers
  * ```ts
@@ -20,7 +21,28 @@
  * @module
  */
 
-export { on, subhandler } from "./lib/registry/registering.ts";
+export { execute, on, subhandler } from "./lib/registry/registering.ts";
+export { eventSink, operator, OperatorStopped, run } from "./lib/reactor/running.ts";
+export type { OperatorHealth, OperatorOptions, RunOptions } from "./lib/reactor/running.ts";
+export { event, exception, info, warn } from "./lib/engines/posting.ts";
+export type {
+  EventPostOptions,
+  ExceptionPostOptions,
+  InfoPostOptions,
+  ObjectBodies,
+} from "./lib/engines/posting.ts";
+export { configureLogging } from "./lib/engines/logging.ts";
+export type { LogFormat, LoggingLevel, LoggingOptions } from "./lib/engines/logging.ts";
+export {
+  adjustNamespace,
+  adopt,
+  appendOwnerReference,
+  buildOwnerReference,
+  harmonizeNaming,
+  label,
+  removeOwnerReference,
+} from "./lib/kits/hierarchies.ts";
+export type { OwnerReference } from "./lib/kits/hierarchies.ts";
 export type {
   CreateOptions,
   DeleteOptions,
@@ -67,6 +89,7 @@ export type {
   PersistenceSettings,
   QueueingSettings,
 } from "./lib/settings/operator.ts";
+export type { PostingSettings } from "./lib/settings/posting.ts";
 export type { NetworkingSettings, WatchingSettings } from "./lib/settings/networking.ts";
 export {
   AnnotationsProgressStorage,

@@ -55,13 +55,18 @@ function executeHandler(
 ): Promise<outcomes.Outcome> {
   return execution.executeOnce(handler, state, (attempt) => {
     const subregistry = new registries.SubRegistry();
-    return registering.currentHandler.run({ handler, subregistry }, async () => {
-      const context = contexts.changingContext(run.subject, handler, run.cause, attempt);
-      const result = await handler.fn(context);
-      const declared = subregistry.handlers();
-      if (declared.length > 0) await executeSubhandlers(declared, attempt, run);
-      return result;
-    });
+    const body = run.subject.body as Readonly<Record<string, unknown>>;
+    return contexts.currentBody.run(
+      body,
+      () =>
+        registering.currentHandler.run({ handler, subregistry }, async () => {
+          const context = contexts.changingContext(run.subject, handler, run.cause, attempt);
+          const result = await handler.fn(context);
+          const declared = subregistry.handlers();
+          if (declared.length > 0) await executeSubhandlers(declared, attempt, run);
+          return result;
+        }),
+    );
   }, {
     clock: run.clock,
     logger: run.subject.logger,

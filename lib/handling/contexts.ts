@@ -3,6 +3,7 @@
 // Field handlers get field-relative old/new/diff. Pure construction; no I/O.
 
 import type { Logger } from "@logtape/logtape";
+import { AsyncLocalStorage } from "node:async_hooks";
 import * as causes from "../causes/causes.ts";
 import type * as contexts from "../registry/contexts.ts";
 import type * as handlers from "../registry/handlers.ts";
@@ -20,6 +21,13 @@ export interface Subject {
 }
 
 const EMPTY: Readonly<Record<string, never>> = Object.freeze({});
+
+/**
+ * The body of the object whose handler is running: helpers such as `adopt()` use it as the
+ * default owner. Set around every resource handler call.
+ */
+export const currentBody: AsyncLocalStorage<Readonly<Record<string, unknown>>> =
+  new AsyncLocalStorage();
 
 /** The fields every resource handler receives. */
 export function resourceContext(

@@ -2,7 +2,8 @@
 // labels taken from the owner (Kopf's `kopf.adopt()` and its parts). The core never calls
 // them; they change the given objects in place and never talk to the API.
 
-import { AsyncLocalStorage } from "node:async_hooks";
+import type { AsyncLocalStorage } from "node:async_hooks";
+import * as contexts from "../handling/contexts.ts";
 import * as bodies from "../structs/bodies.ts";
 
 /** A reference from a child to its owner, as Kubernetes stores it in `metadata.ownerReferences`. */
@@ -86,7 +87,8 @@ export interface AdoptOptions {
 /**
  * The object whose handler is running: the owner that {@linkcode adopt},
  * {@linkcode appendOwnerReference} and {@linkcode removeOwnerReference} use when none is
- * passed. The handling layer runs each resource handler inside `currentOwner.run(body, ...)`.
+ * passed. The handling layer runs each resource handler inside it (the same storage as
+ * `handling/contexts.ts`'s `currentBody`).
  *
  * @example Adopting a child inside a handler without naming the owner
  * ```ts
@@ -102,7 +104,7 @@ export interface AdoptOptions {
  * ```
  */
 export const currentOwner: AsyncLocalStorage<Readonly<Record<string, unknown>>> =
-  new AsyncLocalStorage();
+  contexts.currentBody;
 
 /**
  * Builds a reference to the owner, for a child's `metadata.ownerReferences`. The owner must

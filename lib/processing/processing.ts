@@ -177,7 +177,11 @@ async function runEventHandlers(
     const outcome = await execution.executeOnce(
       handler,
       states.fromScratch(now, undefined),
-      (attempt) => handler.fn(contexts.eventContext(subject, handler, input.event, attempt.signal)),
+      (attempt) =>
+        contexts.currentBody.run(
+          subject.body as Readonly<Record<string, unknown>>,
+          () => handler.fn(contexts.eventContext(subject, handler, input.event, attempt.signal)),
+        ),
       {
         clock: input.clock,
         logger: subject.logger,

@@ -3,6 +3,7 @@
 // watches end first, running handlers get a grace period, then they are cancelled.
 // Business of single objects lives in serving.ts and below.
 
+import type { LogRecord, Sink } from "@logtape/logtape";
 import { getLogger } from "@logtape/logtape";
 import * as clocks from "../async/clock.ts";
 import type * as connections from "../k8s/connections.ts";
@@ -14,6 +15,8 @@ import * as registries from "../registry/registries.ts";
 import * as operatorSettings from "../settings/operator.ts";
 import * as namespaces from "../structs/namespaces.ts";
 import * as references from "../structs/references.ts";
+import * as logging from "../engines/logging.ts";
+import * as posting from "../engines/posting.ts";
 import * as observation from "./observation.ts";
 import * as serving from "./serving.ts";
 
@@ -96,6 +99,10 @@ export async function operator(options: OperatorOptions = {}): Promise<void> {
   });
   log.info(`Connecting to ${connection.server} (${connection.source})`);
   const finder = new discovery.Discovery(transport);
+  const poster = new posting.EventPoster({ transport, settings: settings.posting, clock });
+  poster.start();
+  posting.setActivePoster(poster);
+  objectEventSink = posting.postingSink(poster, settings.posting);
 
   const watchStop = new AbortController();
   const handlerStop = new AbortController();
@@ -213,7 +220,73 @@ export async function operator(options: OperatorOptions = {}): Promise<void> {
     }
     await Promise.all(background);
     outer.removeEventListener("abort", stopWatching);
+    objectEventSink = undefined;
+    posting.setActivePoster(undefined);
+    await poster.stop();
     log.info("The operator has stopped");
+  }
+}
+
+/** Where object log lines become Events, while an operator runs (see `eventSink`). */
+let objectEventSink: Sink | undefined;
+
+/**
+ * A logging sink that forwards object log lines to the running operator's Event poster: give
+ * it to `configureLogging({ postingSink })` before the operator starts.
+ */
+export const eventSink: Sink = (record: LogRecord) => objectEventSink?.(record);
+
+/** How `run()` logs; `false` leaves logging to the application. */
+export interface RunOptions extends OperatorOptions {
+  /** @default {{ level: "info", format: "plain", prefix: true }} */
+  logging?: Omit<logging.LoggingOptions, "posting" | "postingSink"> | false;
+  /** Stop gracefully on SIGINT and SIGTERM. @default {true} */
+  handleSignals?: boolean;
+}
+
+/**
+ * Runs an operator as a program does: configures logging, stops gracefully on SIGINT/SIGTERM,
+ * and returns the exit code (0 after a requested stop, 1 when it could not run) instead of
+ * throwing, after logging one clear line about what went wrong.
+ *
+ * @example A script that serves one namespace
+ * ```ts ignore
+ * import { run } from "./running.ts";
+ * Deno.exit(await run({ namespaces: ["default"] }));
+ * ```
+ */
+export async function run(options: RunOptions = {}): Promise<number> {
+  const settings = options.settings ?? operatorSettings.defaultSettings();
+  if (options.logging !== false) {
+    await logging.configureLogging({
+      level: "info",
+      format: "plain",
+      prefix: true,
+      ...options.logging,
+      posting: settings.posting,
+      postingSink: eventSink,
+    });
+  }
+  const stop = new AbortController();
+  const signals: Deno.Signal[] = (options.handleSignals ?? true) ? ["SIGINT", "SIGTERM"] : [];
+  const onSignal = () => {
+    if (stop.signal.aborted) return;
+    log.info("Signal received: stopping gracefully");
+    stop.abort(new OperatorStopped("Stopped by a signal"));
+  };
+  for (const signal of signals) Deno.addSignalListener(signal, onSignal);
+  const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+  try {
+    await operator({ ...options, settings, signal });
+    return 0;
+  } catch (error) {
+    log.fatal(
+      `The operator cannot run: ${error instanceof Error ? error.message : String(error)}`,
+      { error },
+    );
+    return 1;
+  } finally {
+    for (const s of signals) Deno.removeSignalListener(s, onSignal);
   }
 }
 

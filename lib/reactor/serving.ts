@@ -15,6 +15,7 @@ import type * as handlers from "../registry/handlers.ts";
 import type * as registries from "../registry/registries.ts";
 import type * as operator from "../settings/operator.ts";
 import * as references from "../structs/references.ts";
+import * as logging from "../engines/logging.ts";
 import * as applying from "./applying.ts";
 import * as queueing from "./queueing.ts";
 
@@ -66,7 +67,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   const { transport, resource, registry, settings, clock } = options;
   const where = options.namespace ? ` in namespace "${options.namespace}"` : "";
   const what = `${references.fullName(resource)}${where}`;
-  const loggerOf = options.objectLogger ?? defaultObjectLogger;
+  const loggerOf = options.objectLogger ?? logging.objectLogger;
 
   const queue = new queueing.ObjectQueue<api.KubernetesObject, Memory>({
     workerLimit: settings.queueing.workerLimit,
@@ -227,12 +228,6 @@ function explain(error: unknown): string {
       "of the diff-base with AnnotationsDiffBaseStorage({ ignoredFields }) or keep it in status with StatusDiffBaseStorage";
   }
   return message;
-}
-
-function defaultObjectLogger(_resource: references.Resource, body: api.KubernetesObject): Logger {
-  const meta = body.metadata ?? {};
-  const object = meta.namespace ? `${meta.namespace}/${meta.name}` : meta.name ?? "";
-  return getLogger(["kopf", "objects"]).with({ object });
 }
 
 /**

@@ -312,3 +312,24 @@ function registerChanging(
   check.registry(options).register(handler);
   return fn;
 }
+
+/**
+ * Declares sub-handlers imperatively from inside a running changing handler: one per entry of
+ * `fns`, with its key as the id (`<parent id>/<key>`). They run after the parent returns, in
+ * the same cycle, with persisted progress; the parent is done only when they all are.
+ *
+ * @example
+ * ```ts
+ * import * as on from "./registering.ts";
+ * import { execute } from "./registering.ts";
+ * on.create("kopfexamples", async function create_fn() {
+ *   await execute({ fns: { first: () => {}, second: () => ({ done: true }) } });
+ * });
+ * ```
+ */
+export function execute(
+  options: { readonly fns: Readonly<Record<string, contexts.ChangingFn>> },
+): Promise<void> {
+  for (const [id, fn] of Object.entries(options.fns)) subhandler(fn, { id });
+  return Promise.resolve();
+}

@@ -6,6 +6,7 @@ import * as diffbase from "../persistence/diffbase.ts";
 import * as progress from "../persistence/progress.ts";
 import type * as networkingModule from "./networking.ts";
 import * as networking from "./networking.ts";
+import * as posting from "./posting.ts";
 
 /** Where the framework keeps its state on the objects. */
 export interface PersistenceSettings {
@@ -50,6 +51,8 @@ export interface OperatorSettings {
   queueing: QueueingSettings;
   networking: networkingModule.NetworkingSettings;
   watching: networkingModule.WatchingSettings;
+  /** Kubernetes Events: explicit `kopf.info()`/`warn()`/…, and object log lines at a level. */
+  posting: posting.PostingSettings;
 }
 
 /**
@@ -82,5 +85,6 @@ export function defaultSettings(): OperatorSettings {
     },
     networking: networking.defaultNetworking(),
     watching: networking.defaultWatching(),
+    posting: posting.defaultPosting(),
   };
 }

@@ -320,3 +320,28 @@ Deno.test("D: every extra retry costs one write (its progress record), not two",
   await sim.settle();
   deepEqual(sim.sent, ["merge", "merge", "merge", "merge"]);
 });
+
+Deno.test("adopt() inside a handler takes the handled object as the owner by default", async () => {
+  const { adopt } = await import("../../../lib/kits/hierarchies.ts");
+  const registry = new registries.OperatorRegistry();
+  let child: Record<string, unknown> = {};
+  registering.create(R, { registry }, function create_fn() {
+    child = adopt({ apiVersion: "v1", kind: "ConfigMap", metadata: {} }) as Record<string, unknown>;
+  });
+  const sim = new Simulator(registry);
+  await sim.settle();
+  const meta = child.metadata as Json;
+  equal(meta.namespace, "default");
+  deepEqual((meta.ownerReferences as Json[])[0]!.uid, "uid-1");
+});
+
+Deno.test("execute() declares sub-handlers imperatively under parent/key ids", async () => {
+  const registry = new registries.OperatorRegistry();
+  registering.create(R, { registry }, async function create_fn() {
+    await registering.execute({ fns: { one: () => ({ n: 1 }), two: () => ({ n: 2 }) } });
+  });
+  const sim = new Simulator(registry);
+  await sim.settle();
+  deepEqual((sim.body!.status as Json)["create_fn/one"], { n: 1 });
+  deepEqual((sim.body!.status as Json)["create_fn/two"], { n: 2 });
+});
