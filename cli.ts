@@ -1,69 +1,281 @@
 /**
- * The `kopf` command line: `kopf run handlers.ts [-n ns | -A] …`.
+ * The `kopf` command line: `kopf run handlers.ts [-n ns | -A] [--liveness URL] …`.
  *
- * This version answers `--version` and `--help`; `kopf run` arrives with the runtime.
+ * `kopf run` imports the handler modules (files, URLs, `-m` specifiers) in order, then runs the
+ * operator until SIGINT or SIGTERM. Every option can also come from an environment variable
+ * `KOPF_RUN_<OPTION>`; see `kopf run --help`. Exit codes: 0 after a requested stop, 1 when the
+ * operator cannot run (a module fails to load, the cluster is unreachable), 2 for usage errors.
  *
- * @example Running the command line from a script
+ * A compiled binary (`deno compile`) cannot import files chosen at run time, so its entry point
+ * imports the handlers statically and hands the command line to `main()`: with no paths and no
+ * `-m`, `kopf run` serves the handlers that are already registered. Only when nothing is
+ * registered does it insist on a path or a module.
+ *
+ * @example A single-binary operator: `deno compile -A -o my-operator main.ts`
  * ```ts ignore
- * import { main } from "./cli.ts";
- * Deno.exit(await main(["--version"]));
+ * // main.ts; then: ./my-operator -n default --liveness http://0.0.0.0:8080/healthz
+ * import "./handlers.ts";
+ * import { main } from "jsr:@kopf/kopf/cli";
+ * Deno.exit(await main(["run", ...Deno.args]));
  * ```
  *
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { getLogger } from "@logtape/logtape";
+import * as logging from "./lib/engines/logging.ts";
+import * as kubeconfig from "./lib/k8s/kubeconfig.ts";
+import * as args from "./lib/kits/arguments.ts";
+import * as loading from "./lib/kits/loading.ts";
+import * as probing from "./lib/kits/probing.ts";
+import * as running from "./lib/reactor/running.ts";
+import * as registries from "./lib/registry/registries.ts";
+import * as operatorSettings from "./lib/settings/operator.ts";
+import * as namespaces from "./lib/structs/namespaces.ts";
 import { VERSION } from "./mod.ts";
+
+export { parseRunArgs, UsageError } from "./lib/kits/arguments.ts";
+export type { RunArguments } from "./lib/kits/arguments.ts";
+
+const log = getLogger(["kopf", "cli"]);
 
 const HELP = `Usage: kopf <command> [options]
 
+Kopf for Deno ${VERSION}: Kubernetes operators as a few typed handler functions.
+
 Commands:
-  run [paths|URLs...]   Run an operator from handler modules (not available in ${VERSION} yet)
+  run [paths|URLs...]   Run an operator from handler modules (see kopf run --help)
+  freeze, resume        Not available: they pause and resume peers, and peering is not
+                        implemented yet
 
 Options:
-  -h, --help            Show this help
+  -h, --help            Show this help (or kopf <command> --help)
   -V, --version         Show the version`;
 
+/** What cannot be given on a command line: for `KopfRunner`, tests, and embedding programs. */
+export interface CliControls extends
+  Pick<
+    running.RunOptions,
+    | "registry"
+    | "settings"
+    | "connection"
+    | "clock"
+    | "signal"
+    | "health"
+    | "handleSignals"
+    | "onResponse"
+    | "onProcessed"
+  > {
+  /** A kubeconfig file to connect with (instead of KUBECONFIG, in-cluster, ~/.kube/config). */
+  kubeconfig?: string;
+  /** The `KOPF_RUN_*` variables. @default {the process environment} */
+  env?: Readonly<Record<string, string>>;
+  /** Where relative paths are resolved. @default {Deno.cwd()} */
+  cwd?: string;
+  /** Where help and version lines go. @default {console.log} */
+  stdout?: (line: string) => void;
+  /** Where usage errors and log lines go. @default {console.error} */
+  stderr?: (line: string) => void;
+  /**
+   * Import files under a fresh URL, so that files a previous run in this process imported
+   * register their handlers again (into the current default registry).
+   * @default {false}
+   */
+  freshImports?: boolean;
+}
+
 /**
- * Runs the command line with `args` and returns the exit code.
+ * Runs the command line with `args` and returns the exit code: 0 after a requested stop, 1 when
+ * the operator cannot run, 2 for usage errors. Problems are reported as one line each.
+ * `controls.registry` becomes the default registry while the command runs, so the imported
+ * modules register into it.
  *
- * @example
+ * @example Running the command line from a script
  * ```ts ignore
  * import { main } from "./cli.ts";
- * const code = await main(["--help"]);
+ * Deno.exit(await main(["run", "-n", "default", "handlers.ts"]));
  * ```
  */
-export function main(args: string[]): Promise<number> {
-  let parsed;
+export async function main(argv: string[], controls: CliControls = {}): Promise<number> {
+  const stdout = controls.stdout ?? ((line: string) => console.log(line));
+  const stderr = controls.stderr ?? ((line: string) => console.error(line));
+  const [command, ...rest] = argv;
+  if (command === "run") return await runCommand(rest, controls, stdout, stderr);
+  if (command === undefined || command === "-h" || command === "--help" || command === "help") {
+    stdout(HELP);
+    return command === undefined ? 2 : 0;
+  }
+  if (command === "-V" || command === "--version") {
+    stdout(`kopf ${VERSION}`);
+    return 0;
+  }
+  if (command === "freeze" || command === "resume") {
+    stderr(`kopf: "${command}" is not available: peering is not implemented yet`);
+    return 2;
+  }
+  stderr(
+    command.startsWith("-")
+      ? `kopf: Unknown option "${command}"; see kopf --help`
+      : `kopf: Unknown command "${command}"; see kopf --help`,
+  );
+  return 2;
+}
+
+async function runCommand(
+  argv: string[],
+  controls: CliControls,
+  stdout: (line: string) => void,
+  stderr: (line: string) => void,
+): Promise<number> {
+  let parsed: args.RunArguments;
   try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: { help: { type: "boolean", short: "h" }, version: { type: "boolean", short: "V" } },
-    });
+    parsed = args.parseRunArgs(argv, controls.env ? { env: controls.env } : {});
   } catch (error) {
-    console.error(
-      `kopf: ${error instanceof Error ? error.message : String(error)}; see kopf --help`,
+    if (!(error instanceof args.UsageError)) throw error;
+    stderr(`kopf run: ${error.message}; see kopf run --help`);
+    return 2;
+  }
+  if (parsed.help) {
+    stdout(args.RUN_HELP);
+    return 0;
+  }
+  if (parsed.version) {
+    stdout(`kopf ${VERSION}`);
+    return 0;
+  }
+  const registry = controls.registry ?? registries.defaultRegistry();
+  if (parsed.paths.length === 0 && parsed.modules.length === 0 && !hasHandlers(registry)) {
+    stderr(
+      "kopf run: Nothing to run: give handler files or URLs, or modules with -m; see kopf run --help",
     );
-    return Promise.resolve(2);
+    return 2;
   }
-  if (parsed.values.version) {
-    console.log(`kopf ${VERSION}`);
-    return Promise.resolve(0);
+  const loggingOptions = {
+    ...parsed.logging,
+    ...(controls.stderr ? { output: controls.stderr } : {}),
+  };
+  try {
+    await logging.configureLogging(loggingOptions);
+  } catch (error) {
+    stderr(`kopf run: ${messageOf(error)}`);
+    return 1;
   }
-  const command = parsed.positionals[0];
-  if (parsed.values.help || command === undefined) {
-    console.log(HELP);
-    return Promise.resolve(command === undefined && !parsed.values.help ? 2 : 0);
+
+  const previous = registries.defaultRegistry();
+  registries.setDefaultRegistry(registry);
+  let server: probing.LivenessServer | undefined;
+  try {
+    warnAboutPeering(parsed);
+    warnAboutPatterns(parsed.namespaces);
+    let loaded: number;
+    try {
+      loaded = await loading.loadModules(parsed.paths, parsed.modules, {
+        ...(controls.cwd ? { cwd: controls.cwd } : {}),
+        fresh: controls.freshImports ?? false,
+      });
+    } catch (error) {
+      if (!(error instanceof loading.LoadError)) throw error;
+      log.error(error.message);
+      return 1;
+    }
+    if (loaded > 0 && !hasHandlers(registry)) {
+      log.warning(
+        "The modules registered no handlers; if they import Kopf from another place or version " +
+          `than this command (${new URL("./mod.ts", import.meta.url)}), ` +
+          "they register into that copy of it",
+      );
+    }
+    let connection = controls.connection;
+    if (connection === undefined && controls.kubeconfig !== undefined) {
+      try {
+        connection = await kubeconfig.loadKubeconfig({
+          kubeconfig: controls.kubeconfig,
+          ...(parsed.context ? { context: parsed.context } : {}),
+        });
+      } catch (error) {
+        log.fatal(`The operator cannot run: ${messageOf(error)}`);
+        return 1;
+      }
+    }
+    const settings = controls.settings ?? operatorSettings.defaultSettings();
+    const health = controls.health ?? new Map();
+    const clock = controls.clock;
+    if (parsed.liveness !== undefined) {
+      try {
+        server = probing.serveLiveness(parsed.liveness, health, {
+          watching: settings.watching,
+          ...(clock ? { clock } : {}),
+        });
+      } catch (error) {
+        log.fatal(`Cannot serve the liveness probe at "${parsed.liveness}": ${messageOf(error)}`);
+        return 1;
+      }
+    }
+    return await running.run({
+      ...pick(controls, [
+        "clock",
+        "signal",
+        "handleSignals",
+        "onResponse",
+        "onProcessed",
+      ]),
+      registry,
+      settings,
+      health,
+      ...(connection ? { connection } : {}),
+      ...(parsed.clusterwide ? { clusterwide: true } : { namespaces: parsed.namespaces }),
+      ...(parsed.context ? { context: parsed.context } : {}),
+      logging: loggingOptions,
+    });
+  } finally {
+    await server?.close();
+    registries.setDefaultRegistry(previous);
   }
-  if (command === "run") {
-    console.error(
-      `kopf: "run" is not available in ${VERSION} yet: the operator runtime is still being built`,
-    );
-    return Promise.resolve(2);
+}
+
+function hasHandlers(registry: registries.OperatorRegistry): boolean {
+  return registry.allChangingHandlers().length + registry.allWatchingHandlers().length > 0;
+}
+
+function warnAboutPeering(parsed: args.RunArguments): void {
+  if (parsed.peering === undefined && parsed.priority === undefined) return;
+  log.warning(
+    "Peering is not implemented yet: -P/--peering, -p/--priority and --dev have no effect; " +
+      "this operator runs standalone, so run only one replica of it",
+  );
+}
+
+/** Kopf's rules make `-n a,b` serve only `a`: say so, as it is rarely what was meant. */
+function warnAboutPatterns(specs: readonly string[]): void {
+  for (const pattern of namespaces.parsePatterns(specs)) {
+    const [first, ...rest] = pattern.globs;
+    let excluded = false;
+    for (const glob of rest) {
+      if (glob.negated) excluded = true;
+      else if (!excluded) {
+        log.warning(
+          `The namespace pattern "${pattern.source}" serves only what "${first?.text}" matches: ` +
+            `"${glob.text}" can only re-include what an earlier !glob excluded; ` +
+            `to serve several namespaces, repeat -n`,
+        );
+        break;
+      }
+    }
   }
-  console.error(`kopf: unknown command "${command}"; see kopf --help`);
-  return Promise.resolve(2);
+}
+
+/** One line from an import failure: the cause and, when known, where in the module. */
+/** The fields of `source` that are set, so that unset ones stay absent (not undefined). */
+function pick<T extends object, K extends keyof T>(source: T, keys: readonly K[]): Pick<T, K> {
+  const picked = {} as Pick<T, K>;
+  for (const key of keys) {
+    if (source[key] !== undefined) picked[key] = source[key];
+  }
+  return picked;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 if (import.meta.main) {

@@ -127,7 +127,7 @@ export class Transport implements Disposable {
         this.#url(path),
       );
     }
-    return response.body;
+    return abortable(response, response.body.getReader(), options.signal);
   }
 
   /** Closes the underlying HTTP clients; open streams end. */
@@ -322,6 +322,54 @@ export class Transport implements Disposable {
     }
     return client;
   }
+}
+
+/**
+ * Wraps a response body so that aborting `signal` ends a pending read. Deno stops a body read
+ * on abort only while its Response is alive: once the Response is garbage-collected, an
+ * aborted watch would hang until the server ends it. The closure keeps the Response, and the
+ * abort cancels the reader explicitly.
+ */
+function abortable(
+  response: Response,
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  signal: AbortSignal | undefined,
+): ReadableStream<Uint8Array> {
+  let onAbort: (() => void) | undefined;
+  const detach = () => {
+    if (onAbort) signal?.removeEventListener("abort", onAbort);
+    onAbort = undefined;
+  };
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      onAbort = () => {
+        controller.error(signal?.reason);
+        reader.cancel(signal?.reason).catch(() => {});
+        detach();
+      };
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener("abort", onAbort, { once: true });
+    },
+    async pull(controller) {
+      void response; // keeps the Response reachable as long as its body is read
+      try {
+        const { done, value } = await reader.read();
+        if (done) {
+          detach();
+          controller.close();
+        } else {
+          controller.enqueue(value);
+        }
+      } catch (error) {
+        detach();
+        if (!signal?.aborted) controller.error(error);
+      }
+    },
+    cancel(reason) {
+      detach();
+      return reader.cancel(reason);
+    },
+  });
 }
 
 function isStatus(value: unknown): value is errors.Status {

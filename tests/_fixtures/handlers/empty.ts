@@ -1,0 +1,3 @@
+// A module that registers no handlers: `kopf run` warns that nothing was registered.
+
+export {};
