@@ -27,7 +27,7 @@
 import * as cli from "./cli.ts";
 import type * as clocks from "./lib/async/clock.ts";
 import * as logging from "./lib/engines/logging.ts";
-import type * as transports from "./lib/k8s/transport.ts";
+import * as transports from "./lib/k8s/transport.ts";
 import type * as running from "./lib/reactor/running.ts";
 import type * as registries from "./lib/registry/registries.ts";
 import type * as operatorSettings from "./lib/settings/operator.ts";
@@ -331,39 +331,13 @@ export class KopfRunner implements AsyncDisposable {
   }
 }
 
-/** `patch merge`, `patch json /status`, `list`, `watch`, `create`, `get`, `discovery`, … */
+/** The request as tests count it: its audit-log verb, method, path and status. */
 function classify(exchange: transports.Exchange): ApiRequest {
   const url = new URL(exchange.url);
-  let verb: string;
-  switch (exchange.method) {
-    case "GET":
-      verb = url.searchParams.get("watch") ? "watch" : collectionOrObject(url.pathname);
-      break;
-    case "POST":
-      verb = "create";
-      break;
-    case "PUT":
-      verb = "update";
-      break;
-    case "DELETE":
-      verb = "delete";
-      break;
-    case "PATCH": {
-      const type = exchange.contentType?.includes("json-patch") ? "json" : "merge";
-      verb = `patch ${type}${url.pathname.endsWith("/status") ? " /status" : ""}`;
-      break;
-    }
-    default:
-      verb = exchange.method.toLowerCase();
-  }
-  return { verb, method: exchange.method, path: url.pathname, status: exchange.status };
-}
-
-/** `discovery` for /api and /apis paths without a resource, else `list` or `get`. */
-function collectionOrObject(path: string): string {
-  const parts = path.split("/").filter(Boolean);
-  const rest = parts[0] === "api" ? parts.slice(2) : parts.slice(3);
-  if (rest.length === 0) return "discovery";
-  // …/plural or …/namespaces/ns/plural: an odd number of segments names a collection.
-  return rest.length % 2 === 1 ? "list" : "get";
+  return {
+    verb: transports.verbOf(exchange),
+    method: exchange.method,
+    path: url.pathname,
+    status: exchange.status,
+  };
 }

@@ -52,6 +52,37 @@ export interface Exchange {
   readonly contentType: string | undefined;
 }
 
+/**
+ * The verb of an exchange as the API server's audit log names it, with the patch type:
+ * `get`, `list`, `watch`, `create`, `update`, `delete`, `patch merge`, `patch json /status`,
+ * `discovery` (for /api and /apis without a resource). For counting requests.
+ */
+export function verbOf(exchange: Pick<Exchange, "method" | "url" | "contentType">): string {
+  const url = new URL(exchange.url);
+  switch (exchange.method) {
+    case "GET": {
+      if (url.searchParams.get("watch")) return "watch";
+      const parts = url.pathname.split("/").filter(Boolean);
+      const rest = parts[0] === "api" ? parts.slice(2) : parts.slice(3);
+      if (rest.length === 0) return "discovery";
+      // …/plural or …/namespaces/ns/plural: an odd number of segments names a collection.
+      return rest.length % 2 === 1 ? "list" : "get";
+    }
+    case "POST":
+      return "create";
+    case "PUT":
+      return "update";
+    case "DELETE":
+      return "delete";
+    case "PATCH": {
+      const type = exchange.contentType?.includes("json-patch") ? "json" : "merge";
+      return `patch ${type}${url.pathname.endsWith("/status") ? " /status" : ""}`;
+    }
+    default:
+      return exchange.method.toLowerCase();
+  }
+}
+
 /** A transport: typed JSON requests and raw streams to one API server. */
 export class Transport implements Disposable {
   readonly connection: connections.Connection;

@@ -2,7 +2,7 @@
 // verb) and every processed event, waits for conditions without sleeping, and stops cleanly.
 
 import * as kubeconfig from "../../lib/k8s/kubeconfig.ts";
-import type * as transports from "../../lib/k8s/transport.ts";
+import * as transports from "../../lib/k8s/transport.ts";
 import * as running from "../../lib/reactor/running.ts";
 import type * as serving from "../../lib/reactor/serving.ts";
 import type * as registries from "../../lib/registry/registries.ts";
@@ -96,40 +96,11 @@ export async function startOperator(options: {
   };
 }
 
-/** `patch merge`, `patch json /status`, `list`, `watch`, `create`, `get`, … */
+/** The request with its audit-log verb (`patch merge`, `list`, `watch`, …). */
 function classify(exchange: transports.Exchange): Request {
-  const url = new URL(exchange.url);
-  const query = url.searchParams;
-  let verb: string;
-  switch (exchange.method) {
-    case "GET":
-      verb = query.get("watch") ? "watch" : kindOfPath(url.pathname);
-      break;
-    case "POST":
-      verb = "create";
-      break;
-    case "PUT":
-      verb = "update";
-      break;
-    case "DELETE":
-      verb = "delete";
-      break;
-    case "PATCH": {
-      const type = exchange.contentType?.includes("json-patch") ? "json" : "merge";
-      verb = `patch ${type}${url.pathname.endsWith("/status") ? " /status" : ""}`;
-      break;
-    }
-    default:
-      verb = exchange.method.toLowerCase();
-  }
-  return { verb, path: url.pathname, status: exchange.status };
-}
-
-/** `discovery` for /api and /apis paths without a resource, else `list` or `get`. */
-function kindOfPath(path: string): string {
-  const parts = path.split("/").filter(Boolean);
-  const rest = parts[0] === "api" ? parts.slice(2) : parts.slice(3);
-  if (rest.length === 0) return "discovery";
-  // …/plural or …/namespaces/ns/plural: an odd number of segments names a collection.
-  return rest.length % 2 === 1 ? "list" : "get";
+  return {
+    verb: transports.verbOf(exchange),
+    path: new URL(exchange.url).pathname,
+    status: exchange.status,
+  };
 }
