@@ -74,10 +74,12 @@ Deno.test({
       for (let kill = 0; kill < KILLS; kill++) {
         const before = (await lines()).length;
         const child = start(env);
-        // Kill at a random moment while the operator is busy: after 1..400 more invocations.
+        // Kill at a random moment: after 1..400 more invocations, or after 0.2..1.7 s if the
+        // operator finishes sooner (then it is killed while idle, which must be safe too).
         const target = before + 1 + Math.floor(Math.random() * 400);
+        const latest = Date.now() + 200 + Math.random() * 1500;
         await crdFixtures.eventually(
-          async () => (await lines()).length >= target || undefined,
+          async () => (await lines()).length >= target || Date.now() >= latest || undefined,
           `invocation #${target}`,
           60_000,
         );
@@ -87,8 +89,15 @@ Deno.test({
           console.error(`killed #${kill + 1} at ${(await lines()).length} invocations`);
         }
       }
-      const last = start(env);
+      const ready = `${invocations}.ready`;
+      const last = start({ ...env, KOPF_TEST_READY: ready });
       try {
+        // SIGTERM before the process serves would hit it while it still starts up.
+        await crdFixtures.eventually(
+          () => Deno.stat(ready).then(() => true),
+          "the last operator to serve",
+          60_000,
+        );
         await crdFixtures.eventually(
           async () => {
             const { items } = await api.listObjects(transport, resource, { namespace });
@@ -128,6 +137,7 @@ Deno.test({
     } finally {
       await api.deleteObject(transport, namespaces, namespace).catch(() => {});
       await Deno.remove(invocations).catch(() => {});
+      await Deno.remove(`${invocations}.ready`).catch(() => {});
     }
   },
 });

@@ -25,4 +25,16 @@ for (const id of ["first", "second", "third"]) {
   });
 }
 
-Deno.exit(await kopf.run({ namespaces: [namespace], logging: { level: "warning" } }));
+// The first processed event tells the test that this process serves (and handles signals).
+const ready = Deno.env.get("KOPF_TEST_READY");
+let announced = false;
+Deno.exit(
+  await kopf.run({
+    namespaces: [namespace],
+    logging: { level: "warning" },
+    onProcessed: () => {
+      if (ready && !announced) Deno.writeTextFileSync(ready, "serving\n");
+      announced = true;
+    },
+  }),
+);
