@@ -181,7 +181,8 @@ export class KopfRunner implements AsyncDisposable {
 
   /**
    * Starts the command and resolves once the operator serves: every watcher has listed its
-   * objects. It also resolves if the command ends first (see `exitCode`); it fails if neither
+   * objects or reported why it cannot (e.g. RBAC forbids it; see `logs`). It also resolves if
+   * the command ends first (see `exitCode`); it fails if neither
    * happens in time. For an operator with nothing to watch yet, use `waitFor()` instead.
    *
    * @example
@@ -232,7 +233,8 @@ export class KopfRunner implements AsyncDisposable {
     await this.#wait(
       () =>
         this.#exitCode !== undefined ||
-        (this.health.size > 0 && [...this.health.values()].every((w) => w.syncedAt !== undefined)),
+        (this.health.size > 0 &&
+          [...this.health.values()].every((w) => w.syncedAt !== undefined || w.errors > 0)),
       { what: "the operator to start serving", ...options },
       false,
     );
