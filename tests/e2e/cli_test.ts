@@ -4,21 +4,12 @@
 
 import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
 import * as api from "../../lib/k8s/api.ts";
-import * as kubeconfig from "../../lib/k8s/kubeconfig.ts";
-import * as transports from "../../lib/k8s/transport.ts";
-import type * as references from "../../lib/structs/references.ts";
 import * as controlPlanes from "../_fixtures/control_plane.ts";
 import * as crdFixtures from "../_fixtures/crds.ts";
+import * as e2e from "../_fixtures/e2e.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const GREETING = "tests/_fixtures/handlers/greeting.ts";
-const namespaces: references.Resource = {
-  group: "",
-  version: "v1",
-  plural: "namespaces",
-  kind: "Namespace",
-  namespaced: false,
-};
 
 /** `deno run -A cli.ts …` from the repository root, with its stderr collected as lines. */
 function kopf(args: string[], env: Record<string, string> = {}) {
@@ -75,22 +66,12 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
-    const plane = (await controlPlanes.controlPlane())!;
-    using transport = new transports.Transport(
-      await kubeconfig.loadKubeconfig({ kubeconfig: plane.kubeconfigPath }),
-    );
-    const resource = await crdFixtures.installCrd(transport, {
-      group: "kopf.dev",
-      plural: "kopfexamples",
-      kind: "KopfExample",
-      shortNames: ["kex"],
-    });
-    const namespace = `cli-${crypto.randomUUID().slice(0, 8)}`;
-    await api.createObject(transport, namespaces, { metadata: { name: namespace } });
+    await using w = await e2e.world("cli");
+    const { transport, resource, namespace } = w;
     const liveness = `http://127.0.0.1:${closedPort()}/healthz`;
     const operator = kopf(
       ["run", "--liveness", liveness, "-n", namespace, "--log-format", "plain", GREETING],
-      { KUBECONFIG: plane.kubeconfigPath },
+      { KUBECONFIG: w.kubeconfigPath },
     );
     try {
       const healthy = await crdFixtures.eventually(async () => {
@@ -135,7 +116,6 @@ Deno.test({
         // it has exited already
       }
       await operator.exit(15).catch(() => {});
-      await api.deleteObject(transport, namespaces, namespace).catch(() => {});
     }
   },
 });

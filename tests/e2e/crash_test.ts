@@ -4,21 +4,12 @@
 
 import { deepEqual, equal, ok } from "node:assert/strict";
 import * as api from "../../lib/k8s/api.ts";
-import * as kubeconfig from "../../lib/k8s/kubeconfig.ts";
-import * as transports from "../../lib/k8s/transport.ts";
-import type * as references from "../../lib/structs/references.ts";
 import * as controlPlanes from "../_fixtures/control_plane.ts";
 import * as crdFixtures from "../_fixtures/crds.ts";
+import * as e2e from "../_fixtures/e2e.ts";
 
 const OBJECTS = 200;
 const KILLS = 5;
-const namespaces: references.Resource = {
-  group: "",
-  version: "v1",
-  plural: "namespaces",
-  kind: "Namespace",
-  namespaced: false,
-};
 const operatorScript = new URL("../_fixtures/handlers/crash_operator.ts", import.meta.url).pathname;
 
 function start(env: Record<string, string>): Deno.ChildProcess {
@@ -37,22 +28,12 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
-    const plane = (await controlPlanes.controlPlane())!;
-    using transport = new transports.Transport(
-      await kubeconfig.loadKubeconfig({ kubeconfig: plane.kubeconfigPath }),
-    );
-    const resource = await crdFixtures.installCrd(transport, {
-      group: "kopf.dev",
-      plural: "kopfexamples",
-      kind: "KopfExample",
-      shortNames: ["kex"],
-    });
-    const namespace = `crash-${crypto.randomUUID().slice(0, 8)}`;
-    await api.createObject(transport, namespaces, { metadata: { name: namespace } });
+    await using w = await e2e.world("crash");
+    const { transport, resource, namespace } = w;
     const invocations = await Deno.makeTempFile({ prefix: "kopf-invocations-" });
     const env = {
       ...Deno.env.toObject(),
-      KUBECONFIG: plane.kubeconfigPath,
+      KUBECONFIG: w.kubeconfigPath,
       KOPF_TEST_INVOCATIONS: invocations,
       KOPF_TEST_NAMESPACE: namespace,
       NO_COLOR: "1",
@@ -135,7 +116,6 @@ Deno.test({
         } handlers; ${reruns} handlers re-ran after a kill before their success was recorded`,
       );
     } finally {
-      await api.deleteObject(transport, namespaces, namespace).catch(() => {});
       await Deno.remove(invocations).catch(() => {});
       await Deno.remove(`${invocations}.ready`).catch(() => {});
     }

@@ -4,22 +4,11 @@
 
 import { ok } from "node:assert/strict";
 import * as api from "../../lib/k8s/api.ts";
-import * as kubeconfig from "../../lib/k8s/kubeconfig.ts";
-import * as transports from "../../lib/k8s/transport.ts";
 import * as registering from "../../lib/registry/registering.ts";
 import * as registries from "../../lib/registry/registries.ts";
-import type * as references from "../../lib/structs/references.ts";
 import { KopfRunner } from "../../testing.ts";
 import * as controlPlanes from "../_fixtures/control_plane.ts";
-import * as crdFixtures from "../_fixtures/crds.ts";
-
-const namespaces: references.Resource = {
-  group: "",
-  version: "v1",
-  plural: "namespaces",
-  kind: "Namespace",
-  namespaced: false,
-};
+import * as e2e from "../_fixtures/e2e.ts";
 
 Deno.test({
   name:
@@ -28,18 +17,8 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
-    const plane = (await controlPlanes.controlPlane())!;
-    using admin = new transports.Transport(
-      await kubeconfig.loadKubeconfig({ kubeconfig: plane.kubeconfigPath }),
-    );
-    const resource = await crdFixtures.installCrd(admin, {
-      group: "kopf.dev",
-      plural: "kopfexamples",
-      kind: "KopfExample",
-      shortNames: ["kex"],
-    });
-    const namespace = `big-${crypto.randomUUID().slice(0, 8)}`;
-    await api.createObject(admin, namespaces, { metadata: { name: namespace } });
+    await using w = await e2e.world("big");
+    const { transport: admin, resource, namespace } = w;
     const registry = new registries.OperatorRegistry();
     const handled: string[] = [];
     registering.create(
@@ -52,7 +31,7 @@ Deno.test({
     const runner = new KopfRunner({
       registry,
       namespaces: [namespace],
-      kubeconfig: plane.kubeconfigPath,
+      kubeconfig: w.kubeconfigPath,
     });
     try {
       await runner.start();
@@ -79,7 +58,6 @@ Deno.test({
       ok(line.includes("retried in"), line);
     } finally {
       await runner.stop();
-      await api.deleteObject(admin, namespaces, namespace).catch(() => {});
     }
   },
 });
