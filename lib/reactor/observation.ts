@@ -3,6 +3,7 @@
 // operator's patterns (namespaces appearing and disappearing). Reports sets; starts nothing.
 
 import { getLogger } from "@logtape/logtape";
+import type * as clocks from "../async/clock.ts";
 import type * as api from "../k8s/api.ts";
 import type * as discovery from "../k8s/discovery.ts";
 import * as errors from "../k8s/errors.ts";
@@ -32,28 +33,41 @@ const NAMESPACES: references.Resource = {
   namespaced: false,
 };
 
-/** The resources the registry's handlers select among the served ones, with warnings. */
+/**
+ * The resources the registry's handlers select among the served ones. Warns about ambiguous and
+ * not-yet-served selectors once each: `warned` remembers them across rescans.
+ */
 export async function servedResources(
   finder: discovery.Discovery,
   registry: registries.OperatorRegistry,
   signal?: AbortSignal,
+  warned: Set<string> = new Set(),
 ): Promise<references.Resource[]> {
   const all = await finder.resources(signal);
   const found = selectors.served(registry.selectors(), all);
+  const now = new Set<string>();
+  const warn = (key: string, message: string) => {
+    now.add(key);
+    if (!warned.has(key)) log.warning(message);
+  };
   for (const { selector, resources } of found.ambiguous) {
-    log.warning(
+    warn(
+      `ambiguous ${selectors.describe(selector)}`,
       `Cannot serve ${selectors.describe(selector)}: it is ambiguous between ${
         resources.map(references.fullName).join(", ")
       }; name the group`,
     );
   }
   for (const selector of found.unresolved) {
-    log.warning(
+    warn(
+      `unresolved ${selectors.describe(selector)}`,
       `Cannot serve ${
         selectors.describe(selector)
       } yet: the cluster does not serve it; waiting for its CRD`,
     );
   }
+  warned.clear();
+  for (const key of now) warned.add(key);
   return found.resources;
 }
 
@@ -142,4 +156,53 @@ export async function observeNamespaces(
     }
     if (changed && synced) onChange(new Set(current));
   }
+}
+
+/**
+ * Runs `scan` after each CRD change, one scan at a time, and again a few times afterwards:
+ * the API server's discovery lags its CRDs (both when they appear and when they go), so the
+ * scan made right at the event may still see the old set, and no later event may come to fix
+ * it. A scan never overlaps another, so an older result cannot overwrite a newer one.
+ */
+export function settlingRescans(
+  scan: () => Promise<void>,
+  options: { clock: clocks.Clock; signal: AbortSignal; settleMs?: readonly number[] },
+): () => void {
+  const settleMs = options.settleMs ?? [1_000, 3_000, 10_000];
+  let pending = false;
+  let running: Promise<void> | undefined;
+  let series: AbortController | undefined;
+
+  const drain = async () => {
+    while (pending && !options.signal.aborted) {
+      pending = false;
+      try {
+        await scan();
+      } catch (error) {
+        if (!options.signal.aborted) {
+          log.warning(`Rescanning the served resources failed: ${error}`);
+        }
+      }
+    }
+    running = undefined;
+  };
+  const request = () => {
+    pending = true;
+    running ??= drain();
+  };
+  return () => {
+    series?.abort();
+    const current = new AbortController();
+    series = current;
+    const signal = AbortSignal.any([options.signal, current.signal]);
+    request();
+    (async () => {
+      let slept = 0;
+      for (const at of settleMs) {
+        await options.clock.sleep(at - slept, signal);
+        slept = at;
+        request();
+      }
+    })().catch(() => {}); // aborted by a newer change or by the stop
+  };
 }

@@ -161,26 +161,22 @@ export async function operator(options: OperatorOptions = {}): Promise<void> {
 
   const background: Promise<unknown>[] = [];
   try {
-    resources = await observation.servedResources(finder, registry, watchStop.signal);
+    const warned = new Set<string>();
+    resources = await observation.servedResources(finder, registry, watchStop.signal, warned);
     if (resources.length === 0 && registry.selectors().length === 0) {
       log.warning("No handlers are registered: there is nothing to serve");
     }
-    const rescan = () => {
+    const rescan = observation.settlingRescans(async () => {
       finder.invalidate();
-      observation.servedResources(finder, registry, watchStop.signal).then((found) => {
-        const before = new Set(resources.map(references.fullName));
-        const after = new Set(found.map(references.fullName));
-        resources = found;
-        if (before.size !== after.size || [...after].some((r) => !before.has(r))) {
-          log.info(`Served resources: ${[...after].join(", ") || "none"}`);
-        }
+      const found = await observation.servedResources(finder, registry, watchStop.signal, warned);
+      const before = new Set(resources.map(references.fullName));
+      const after = new Set(found.map(references.fullName));
+      resources = found;
+      if (before.size !== after.size || [...after].some((r) => !before.has(r))) {
+        log.info(`Served resources: ${[...after].join(", ") || "none"}`);
         reconcile();
-      }, (error) => {
-        if (!watchStop.signal.aborted) {
-          log.warning(`Rescanning the served resources failed: ${error}`);
-        }
-      });
-    };
+      }
+    }, { clock, signal: watchStop.signal });
     background.push(
       observation.observeCrds(transport, rescan, {
         signal: watchStop.signal,
