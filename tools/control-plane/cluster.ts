@@ -51,6 +51,8 @@ export interface StartOptions {
   binDir?: string;
   /** Whether to run kube-controller-manager (garbage collector, namespaces). @default {true} */
   controllerManager?: boolean;
+  /** More kube-apiserver flags (e.g. `--audit-log-path=…`); kept for restarts. @default {[]} */
+  apiserverArgs?: readonly string[];
   /** How long kube-apiserver may take to answer `/readyz` with 200. @default {60} */
   readyTimeoutSeconds?: number;
   /** Where progress lines go. @default {nowhere} */
@@ -69,6 +71,8 @@ export interface State {
   readonly kubeconfigPath: string;
   readonly ports: { etcdClient: number; etcdPeer: number; apiserver: number };
   readonly logs: Record<Component, string>;
+  /** The extra kube-apiserver flags of `StartOptions.apiserverArgs`. */
+  readonly apiserverArgs?: readonly string[];
   readonly startedAt: string;
   readonly readyAt?: string;
 }
@@ -134,6 +138,7 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
     kubeconfigPath: `${dir}/kubeconfig`,
     ports: { etcdClient, etcdPeer, apiserver },
     logs: { etcd: "", "kube-apiserver": "", "kube-controller-manager": "" },
+    apiserverArgs: [...(options.apiserverArgs ?? [])],
     startedAt: new Date().toISOString(),
   };
   for (const name of COMPONENTS) state.logs[name] = `${dir}/${name}.log`;
@@ -254,6 +259,44 @@ export async function inspectControlPlane(dir: string): Promise<Inspection | nul
   return { state, processes, readyz, ready: running && readyz.startsWith("200 ") };
 }
 
+/**
+ * Stops kube-apiserver of the control plane in `dir` (SIGTERM, then SIGKILL) and leaves etcd and
+ * the rest running: tests see how clients live through an API server that goes away. Start it
+ * again with {@linkcode startApiserverAgain}.
+ *
+ * @example An outage of two seconds
+ * ```ts ignore
+ * await stopApiserver(plane.dir);
+ * await new Promise((resolve) => setTimeout(resolve, 2000));
+ * await startApiserverAgain(plane.dir);
+ * ```
+ */
+export async function stopApiserver(dir: string): Promise<void> {
+  const pids = await readJson<Pids>(`${dir}/pids.json`) ?? {};
+  const pid = pids["kube-apiserver"];
+  if (pid !== undefined) await terminate(pid, "kube-apiserver");
+}
+
+/**
+ * Starts kube-apiserver again in `dir` with the same port, certificates, etcd and flags, and
+ * resolves once `/readyz` answers 200. Its log goes on in `<dir>/kube-apiserver.log`.
+ */
+export async function startApiserverAgain(
+  dir: string,
+  options: { readyTimeoutSeconds?: number; signal?: AbortSignal } = {},
+): Promise<void> {
+  const state = await readJson<State>(`${dir}/state.json`);
+  if (!state) throw new ControlPlaneError(`Cannot restart in "${dir}": no control plane there`);
+  const pids = await readJson<Pids>(`${dir}/pids.json`) ?? {};
+  const pid = pids["kube-apiserver"];
+  if (pid !== undefined && isRunning(pid, "kube-apiserver")) {
+    throw new ControlPlaneError(`Cannot start kube-apiserver in "${dir}": it is running`);
+  }
+  const pki = await loadCertificates(`${dir}/pki`);
+  const run: Run = { state, pids, signal: options.signal, log: () => {} };
+  await startApiserver(run, pki, options.readyTimeoutSeconds ?? READY_TIMEOUT_SECONDS);
+}
+
 // --- the three processes ---
 
 /** One start in progress: what has been started so far, for cleanup on failure. */
@@ -310,6 +353,7 @@ async function startApiserver(run: Run, pki: Pki, timeoutSeconds: number): Promi
     // with the cache, kube-apiserver serves old resourceVersions from its own history.
     "--watch-cache-sizes=podtemplates#0",
     "--v=1",
+    ...(run.state.apiserverArgs ?? []),
   ]);
   // Anonymous probes get 401/403 until RBAC is bootstrapped, so probe as the admin.
   const client = Deno.createHttpClient({
@@ -396,9 +440,9 @@ async function controllerManagerSynced(
 const SPAWN_SCRIPT = `pidfile=$1; log=$2; shift 2
 supervise='"$@" & echo $! > "$0"; wait $!; echo $? > "$0.exit"'
 if command -v setsid >/dev/null 2>&1; then
-  setsid -f sh -c "$supervise" "$pidfile" "$@" > "$log" 2>&1 < /dev/null
+  setsid -f sh -c "$supervise" "$pidfile" "$@" >> "$log" 2>&1 < /dev/null
 else
-  nohup sh -c "$supervise" "$pidfile" "$@" > "$log" 2>&1 < /dev/null &
+  nohup sh -c "$supervise" "$pidfile" "$@" >> "$log" 2>&1 < /dev/null &
 fi`;
 
 /** Starts `<binDir>/<name>` detached, logging to `<dir>/<name>.log`; records its PID. */
@@ -537,6 +581,11 @@ async function createCertificates(pki: string): Promise<Pki> {
     issue("admin", "/O=system:masters/CN=admin"),
     run("pkey -in sa.key -pubout -out sa.pub"),
   ]);
+  return await loadCertificates(pki);
+}
+
+/** The file names and PEM texts of the certificates that `createCertificates` made in `pki`. */
+async function loadCertificates(pki: string): Promise<Pki> {
   return {
     caCert: `${pki}/ca.crt`,
     apiserverCert: `${pki}/apiserver.crt`,
