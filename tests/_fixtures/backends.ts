@@ -74,25 +74,7 @@ export async function realBackend(): Promise<Backend | null> {
     name: "real",
     transport,
     uncached: podtemplates,
-    compact: async () => {
-      const state = JSON.parse(await Deno.readTextFile(statePath)) as {
-        ports: { etcdClient: number };
-      };
-      const etcd = `http://127.0.0.1:${state.ports.etcdClient}/v3/kv`;
-      const range = await fetch(`${etcd}/range`, {
-        method: "POST",
-        body: JSON.stringify({ key: "AA==", limit: 1 }),
-      });
-      const revision = ((await range.json()) as { header: { revision: string } }).header.revision;
-      const compaction = await fetch(`${etcd}/compaction`, {
-        method: "POST",
-        body: JSON.stringify({ revision, physical: true }),
-      });
-      await compaction.body?.cancel();
-      if (!compaction.ok) {
-        throw new Error(`etcd compaction to ${revision} failed with ${compaction.status}`);
-      }
-    },
+    compact: () => controlPlanes.compactEtcd(statePath.replace(/\/state\.json$/, "")),
     close: () => Promise.resolve(transport.close()),
   };
 }

@@ -19,6 +19,8 @@ export interface Request {
 export interface RunningOperator {
   readonly requests: Request[];
   readonly processed: serving.ProcessedReport[];
+  /** The watchers' health, as the liveness endpoint reads it. */
+  readonly health: running.OperatorHealth;
   /** Writes only: create, update, patch, delete (watches and lists excluded). */
   writes(filter?: (r: Request) => boolean): string[];
   /** Resolves once `condition` holds after some processed event; fails after `ms`. */
@@ -42,7 +44,9 @@ export async function startOperator(options: {
     for (const w of waiters) w();
   };
   const stop = new AbortController();
+  const health: running.OperatorHealth = new Map();
   const done = running.operator({
+    health,
     registry: options.registry,
     connection,
     ...(options.clusterwide
@@ -67,6 +71,7 @@ export async function startOperator(options: {
   return {
     requests,
     processed,
+    health,
     writes: (filter = () => true) =>
       requests.filter((r) =>
         ["create", "update", "patch", "delete"].includes(r.verb.split(" ")[0]!)
