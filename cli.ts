@@ -65,6 +65,7 @@ export interface CliControls extends
     | "handleSignals"
     | "onResponse"
     | "onProcessed"
+    | "memo"
   > {
   /** A kubeconfig file to connect with (instead of KUBECONFIG, in-cluster, ~/.kube/config). */
   kubeconfig?: string;
@@ -199,11 +200,13 @@ async function runCommand(
     }
     const settings = controls.settings ?? operatorSettings.defaultSettings();
     const health = controls.health ?? new Map();
+    const memo = controls.memo ?? {};
     const clock = controls.clock;
     if (parsed.liveness !== undefined) {
       try {
         server = probing.serveLiveness(parsed.liveness, health, {
           watching: settings.watching,
+          probes: { registry, memo, settings },
           ...(clock ? { clock } : {}),
         });
       } catch (error) {
@@ -222,6 +225,7 @@ async function runCommand(
       registry,
       settings,
       health,
+      memo,
       ...(connection ? { connection } : {}),
       ...(parsed.clusterwide ? { clusterwide: true } : { namespaces: parsed.namespaces }),
       ...(parsed.context ? { context: parsed.context } : {}),
@@ -234,7 +238,8 @@ async function runCommand(
 }
 
 function hasHandlers(registry: registries.OperatorRegistry): boolean {
-  return registry.allChangingHandlers().length + registry.allWatchingHandlers().length > 0;
+  return registry.allChangingHandlers().length + registry.allWatchingHandlers().length +
+      registry.allActivityHandlers().length > 0;
 }
 
 function warnAboutPeering(parsed: args.RunArguments): void {

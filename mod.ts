@@ -2,7 +2,8 @@
  * Kopf for Deno: write Kubernetes operators as a few typed handler functions.
  *
  * Register handlers with `on.create`, `on.update`, `on.delete`, `on.resume`, `on.field` and
- * `on.event`; throw `TemporaryError` to retry later or `PermanentError` to give up; start it
+ * `on.event`, and operator-wide activities with `on.startup`, `on.cleanup`, `on.login` and
+ * `on.probe`; throw `TemporaryError` to retry later or `PermanentError` to give up; start it
  * with `run()` (or `operator()` to embed it). Progress, the last handled state and the
  * finalizer are kept on the objects in Kopf 1.44's format.
  *
@@ -44,6 +45,7 @@ export {
 } from "./lib/kits/hierarchies.ts";
 export type { OwnerReference } from "./lib/kits/hierarchies.ts";
 export type {
+  ActivityOptions,
   CreateOptions,
   DeleteOptions,
   EventOptions,
@@ -54,18 +56,40 @@ export type {
   UpdateOptions,
 } from "./lib/registry/registering.ts";
 export { ABSENT, EVERYTHING, PRESENT } from "./lib/registry/handlers.ts";
-export type { ErrorsMode, HandlerId, Reason, ResourceSelector } from "./lib/registry/handlers.ts";
 export type {
+  Activity,
+  ErrorsMode,
+  HandlerId,
+  Reason,
+  ResourceSelector,
+} from "./lib/registry/handlers.ts";
+export type {
+  ActivityContext,
+  ActivityFn,
   Body,
   ChangingContext,
   ChangingFn,
+  ConnectionInfo,
   EventContext,
   EventFn,
+  LoginFn,
+  LoginResult,
   Memo,
   Meta,
+  ProbeFn,
   RawEvent,
   ResourceContext,
 } from "./lib/registry/contexts.ts";
+export { ActivityError } from "./lib/handling/activities.ts";
+export { loginWithKubeconfig, loginWithServiceAccount } from "./lib/handling/logins.ts";
+export type {
+  Authenticator,
+  ClientCertificate,
+  Connection,
+  Credentials,
+} from "./lib/k8s/connections.ts";
+export type { KubeconfigOptions } from "./lib/k8s/kubeconfig.ts";
+export type { InClusterOptions } from "./lib/k8s/incluster.ts";
 export {
   defaultRegistry,
   OperatorRegistry,

@@ -1,12 +1,14 @@
 // Builds the one context object each handler receives, with Kopf's names: body, spec, meta,
-// status, name, namespace, patch, logger, memo, retry, diff, old, new, event, type, …
-// Field handlers get field-relative old/new/diff. Pure construction; no I/O.
+// status, name, namespace, patch, logger, memo, retry, diff, old, new, event, type, …; for
+// activities: activity, memo, settings. Field handlers get field-relative old/new/diff. Pure
+// construction; no I/O.
 
 import type { Logger } from "@logtape/logtape";
 import { AsyncLocalStorage } from "node:async_hooks";
 import * as causes from "../causes/causes.ts";
 import type * as contexts from "../registry/contexts.ts";
 import type * as handlers from "../registry/handlers.ts";
+import type * as operatorSettings from "../settings/operator.ts";
 import type * as patches from "../structs/patches.ts";
 import type * as references from "../structs/references.ts";
 import type * as execution from "./execution.ts";
@@ -115,5 +117,33 @@ export function filterContext(
     diff: cause.diff,
     old: cause.old,
     new: cause.new,
+  };
+}
+
+/** What every handler of one activity run shares. */
+export interface ActivitySubject {
+  readonly activity: handlers.Activity;
+  readonly logger: Logger;
+  readonly memo: contexts.Memo;
+  readonly settings: operatorSettings.OperatorSettings;
+}
+
+/** The context of an activity handler's attempt. */
+export function activityContext(
+  subject: ActivitySubject,
+  handler: handlers.BaseHandler,
+  attempt: execution.Attempt,
+): contexts.ActivityContext {
+  return {
+    activity: subject.activity,
+    logger: subject.logger,
+    memo: subject.memo,
+    settings: subject.settings,
+    param: handler.param,
+    retry: attempt.retry,
+    started: attempt.started,
+    runtime: attempt.runtime,
+    signal: attempt.signal,
+    id: handler.id,
   };
 }

@@ -20,6 +20,13 @@ export interface ExecutionOptions {
   readonly defaultBackoffSeconds: number;
   /** `errors` of handlers that set none: temporary for changing handlers, ignored for events. */
   readonly defaultErrors: handlers.ErrorsMode;
+  /**
+   * Where results go, for the message when one cannot go there as JSON; `false` when results
+   * are not stored, so not checked (startup, cleanup, login). @default {`status.<id>`}
+   */
+  readonly resultPlace?: string | false | undefined;
+  /** The level of the "succeeded" line: probes run often, so they log it at debug. @default {"info"} */
+  readonly successLevel?: "info" | "debug" | undefined;
 }
 
 /** What the handler's function is called with, besides the context the caller builds. */
@@ -147,14 +154,15 @@ export async function executeOnce(
   }
 
   // The result goes into status.<id>: refuse what JSON cannot carry, now, with a clear reason.
-  const unstorable = checkStorable(result);
+  const place = options.resultPlace ?? `status.${handler.id}`;
+  const unstorable = place === false ? undefined : checkStorable(result);
   if (unstorable) {
-    const message =
-      `${name} returned a result that cannot be stored in status.${handler.id}: ${unstorable}`;
+    const message = `${name} returned a result that cannot be stored in ${place}: ${unstorable}`;
     logger.error(message);
     return outcomes.failure(new errors.PermanentError(message), message, subrefs);
   }
-  logger.info(`${name} succeeded`);
+  if (options.successLevel === "debug") logger.debug(`${name} succeeded`);
+  else logger.info(`${name} succeeded`);
   return outcomes.success(result, subrefs);
 }
 

@@ -1,11 +1,17 @@
 // The liveness endpoint (`kopf run --liveness http://0.0.0.0:8080/healthz`): a tiny HTTP server
-// that answers 200 while every watcher is alive and 503 naming the ones that are not. Started by
-// the CLI next to `run()`; the core never calls it. Unlike Kopf's, it checks the watch streams.
+// that answers 200 while every watcher is alive and every probe handler (`on.probe`) succeeds,
+// and 503 naming what is not; the probes' results are in the report, as Kopf serves them.
+// Started by the CLI next to `run()`; the core never calls it. Unlike Kopf's, it checks the
+// watch streams.
 
 import { getLogger } from "@logtape/logtape";
 import * as clocks from "../async/clock.ts";
 import type * as watching from "../k8s/watching.ts";
+import * as activities from "../handling/activities.ts";
+import type * as contexts from "../registry/contexts.ts";
+import type * as registries from "../registry/registries.ts";
 import * as networking from "../settings/networking.ts";
+import * as operatorSettings from "../settings/operator.ts";
 
 const log = getLogger(["kopf", "probing"]);
 
@@ -14,6 +20,9 @@ const log = getLogger(["kopf", "probing"]);
  * probe calls it stale: the time to notice the silence, reconnect, and get the next bookmark.
  */
 const STALE_MARGIN_SECONDS = 30;
+
+/** How long probe results are reused before the probes run again (Kopf's 10 s). */
+const PROBE_CACHE_SECONDS = 10;
 
 /** What the endpoint answers, as JSON. */
 export interface HealthReport {
@@ -27,6 +36,28 @@ export interface HealthReport {
   watchers: Record<string, WatcherReport>;
   /** The keys of the watchers that are not healthy. */
   unhealthy: string[];
+  /** The results of the probe handlers that succeeded, by id (Kopf's whole report). */
+  probes: Record<string, unknown>;
+  /** Why the other probe handlers failed, by id; any makes the status `unhealthy`. */
+  probeErrors: Record<string, string>;
+}
+
+/** What the probe handlers gave, as the report shows it. */
+export interface ProbeResults {
+  /** By handler id: what each returned (as JSON). */
+  probes: Record<string, unknown>;
+  /** By handler id: why it failed, as one line. */
+  probeErrors: Record<string, string>;
+}
+
+/** Where the probe handlers come from and what they get. */
+export interface ProbeSource {
+  /** The registry whose `on.probe` handlers run. */
+  registry: registries.OperatorRegistry;
+  /** The operator memo, as `run({ memo })` got it. @default {{}} */
+  memo?: contexts.Memo;
+  /** The operator's settings. @default {defaultSettings()} */
+  settings?: operatorSettings.OperatorSettings;
 }
 
 /** One watcher in the report: its `WatchHealth` with times in ISO 8601, and the verdict. */
@@ -58,6 +89,10 @@ export interface HealthOptions {
 export interface LivenessOptions extends HealthOptions {
   /** Closes the server when aborted. */
   signal?: AbortSignal;
+  /** The probe handlers to run when the endpoint is requested. */
+  probes?: ProbeSource;
+  /** Probe results are reused for this long, failures too. @default {10} */
+  probeCacheSeconds?: number;
 }
 
 /** A running liveness server. */
@@ -90,6 +125,7 @@ export interface LivenessServer {
 export function healthReport(
   health: ReadonlyMap<string, watching.WatchHealth>,
   options: HealthOptions = {},
+  probed: ProbeResults = { probes: {}, probeErrors: {} },
 ): HealthReport {
   const clock = options.clock ?? clocks.realClock;
   const now = clock.now();
@@ -115,20 +151,95 @@ export function healthReport(
       lastError: watcher.lastError ?? null,
     };
   }
-  const status = health.size === 0 ? "starting" : unhealthy.length > 0 ? "unhealthy" : "ok";
+  const failed = unhealthy.length > 0 || Object.keys(probed.probeErrors).length > 0;
+  const status = health.size === 0 ? "starting" : failed ? "unhealthy" : "ok";
   return {
     status,
     checkedAt: new Date(now).toISOString(),
     staleAfterSeconds,
     watchers,
     unhealthy,
+    probes: probed.probes,
+    probeErrors: probed.probeErrors,
   };
 }
 
 /**
+ * Runs the probe handlers of a registry, one attempt each, and keeps their results for
+ * `cacheSeconds`: requests in between get the same results, and concurrent requests share one
+ * run. A probe that throws (or times out) is reported with its error, not retried.
+ *
+ * @example A probe's result
+ * ```ts
+ * import { deepEqual } from "node:assert/strict";
+ * import { OperatorRegistry } from "../registry/registries.ts";
+ * import * as on from "../registry/registering.ts";
+ * import { ProbeCache } from "./probing.ts";
+ *
+ * const registry = new OperatorRegistry();
+ * on.probe({ registry }, function answer() {
+ *   return 42;
+ * });
+ * deepEqual(await new ProbeCache({ registry }).results(), { probes: { answer: 42 }, probeErrors: {} });
+ * ```
+ */
+export class ProbeCache {
+  readonly #source: ProbeSource;
+  readonly #clock: clocks.Clock;
+  readonly #cacheMs: number;
+  readonly #signal: AbortSignal | undefined;
+  readonly #settings: operatorSettings.OperatorSettings;
+  #cached: { at: number; results: ProbeResults } | undefined;
+  #running: Promise<ProbeResults> | undefined;
+
+  constructor(
+    source: ProbeSource,
+    options: { clock?: clocks.Clock; cacheSeconds?: number; signal?: AbortSignal } = {},
+  ) {
+    this.#source = source;
+    this.#clock = options.clock ?? clocks.realClock;
+    this.#cacheMs = (options.cacheSeconds ?? PROBE_CACHE_SECONDS) * 1000;
+    this.#signal = options.signal;
+    this.#settings = source.settings ?? operatorSettings.defaultSettings();
+  }
+
+  /** The probes' results: cached if fresh, else from a new run (shared by concurrent callers). */
+  results(): Promise<ProbeResults> {
+    const cached = this.#cached;
+    if (cached !== undefined && this.#clock.now() - cached.at < this.#cacheMs) {
+      return Promise.resolve(cached.results);
+    }
+    this.#running ??= this.#collect().finally(() => this.#running = undefined);
+    return this.#running;
+  }
+
+  async #collect(): Promise<ProbeResults> {
+    const handlers = this.#source.registry.activityHandlers("probe");
+    const results: ProbeResults = { probes: {}, probeErrors: {} };
+    if (handlers.length > 0) {
+      const outcome = await activities.executeActivity({
+        activity: "probe",
+        handlers,
+        memo: this.#source.memo ?? {},
+        settings: this.#settings,
+        clock: this.#clock,
+        signal: this.#signal,
+        once: true,
+      });
+      for (const [id, result] of outcome.results) results.probes[id] = result;
+      for (const [id, message] of outcome.failures) results.probeErrors[id] = message;
+    }
+    this.#cached = { at: this.#clock.now(), results };
+    return results;
+  }
+}
+
+/**
  * Serves the watchers' health at the URL's host, port and path (`http:` only, as Kopf): GET
- * answers 200 with a `HealthReport` when every watcher is healthy, else 503 with the same JSON.
- * Other paths answer 404. Binding fails at once (address in use, no permission) by throwing.
+ * answers 200 with a `HealthReport` when every watcher is healthy and every probe handler of
+ * `options.probes` succeeds, else 503 with the same JSON. Probes run on request, at most every
+ * `probeCacheSeconds`. Other paths answer 404. Binding fails at once (address in use, no
+ * permission) by throwing.
  *
  * @example Serving the health map that `run()` fills
  * ```ts ignore
@@ -150,16 +261,27 @@ export function serveLiveness(
   options: LivenessOptions = {},
 ): LivenessServer {
   const endpoint = parseEndpoint(url);
-  const handler = (request: Request): Response => {
+  const closed = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, closed.signal]) : closed.signal;
+  const probes = options.probes === undefined ? undefined : new ProbeCache(options.probes, {
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.probeCacheSeconds !== undefined ? { cacheSeconds: options.probeCacheSeconds } : {}),
+    signal,
+  });
+  const handler = async (request: Request): Promise<Response> => {
     const path = new URL(request.url).pathname;
     if (path !== endpoint.path) return new Response("Not found\n", { status: 404 });
     if (request.method !== "GET" && request.method !== "HEAD") {
       return new Response("Method not allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });
     }
-    const report = healthReport(health, options);
+    const probed = probes === undefined ? undefined : await probes.results();
+    const report = healthReport(health, options, probed);
     if (report.status !== "ok") {
+      const failed = Object.keys(report.probeErrors).map((id) => `probe "${id}"`);
       log.debug(
-        `Liveness probe: ${report.status}: ${report.unhealthy.join(", ") || "no watchers"}`,
+        `Liveness probe: ${report.status}: ${
+          [...report.unhealthy, ...failed].join(", ") || "no watchers"
+        }`,
       );
     }
     return Response.json(report, { status: report.status === "ok" ? 200 : 503 });
@@ -179,6 +301,7 @@ export function serveLiveness(
     url: served,
     close() {
       closing ??= (async () => {
+        closed.abort();
         if (!options.signal?.aborted) await server.shutdown();
         await server.finished;
       })();

@@ -31,9 +31,17 @@ export interface ObjectMemory {
   fullyHandledOnce: boolean;
 }
 
-/** A fresh memory for an object first seen now. */
-export function newMemory(noticedByListing: boolean): ObjectMemory {
-  return { memo: {}, noticedByListing, fullyHandledOnce: false };
+/**
+ * A fresh memory for an object first seen now. Its memo is a shallow copy of the operator memo
+ * (as Kopf's): values set at startup are seen by every object, while keys an object's handlers
+ * set stay that object's.
+ */
+export function newMemory(
+  noticedByListing: boolean,
+  operatorMemo: contextTypes.Memo = {},
+): ObjectMemory {
+  const memo = Object.assign(Object.create(Object.getPrototypeOf(operatorMemo)), operatorMemo);
+  return { memo, noticedByListing, fullyHandledOnce: false };
 }
 
 /** One event of one object to process. */

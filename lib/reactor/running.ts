@@ -1,6 +1,7 @@
-// Keeps the operator running: connects, finds what to serve (resources × namespaces, following
-// CRDs and namespaces as they come and go), runs one watcher per pair, and stops gracefully:
-// watches end first, running handlers get a grace period, then they are cancelled.
+// Keeps the operator running: runs the startup handlers, connects (with the login handlers if
+// any), finds what to serve (resources × namespaces, following CRDs and namespaces as they come
+// and go), runs one watcher per pair, and stops gracefully: watches end first, running handlers
+// get a grace period, then they are cancelled, then the cleanup handlers run.
 // Business of single objects lives in serving.ts and below.
 
 import type { LogRecord, Sink } from "@logtape/logtape";
@@ -11,6 +12,9 @@ import * as discovery from "../k8s/discovery.ts";
 import * as kubeconfig from "../k8s/kubeconfig.ts";
 import * as transports from "../k8s/transport.ts";
 import * as watching from "../k8s/watching.ts";
+import * as activities from "../handling/activities.ts";
+import * as logins from "../handling/logins.ts";
+import type * as contextTypes from "../registry/contexts.ts";
 import * as registries from "../registry/registries.ts";
 import * as operatorSettings from "../settings/operator.ts";
 import * as namespaces from "../structs/namespaces.ts";
@@ -37,7 +41,10 @@ export interface OperatorOptions {
   clusterwide?: boolean;
   /** Stops the operator when aborted. */
   signal?: AbortSignal;
-  /** Where and how to connect; by default from KUBECONFIG, in-cluster, or ~/.kube/config. */
+  /**
+   * Where and how to connect; by default from KUBECONFIG, in-cluster, or ~/.kube/config. Not
+   * used when login handlers (`on.login`) are registered: they give the connection.
+   */
   connection?: connections.Connection;
   /** The kubeconfig context to use instead of the current one. */
   context?: string;
@@ -48,6 +55,11 @@ export interface OperatorOptions {
   onResponse?: (exchange: transports.Exchange) => void;
   /** Called after each event is processed (tests wait on it instead of sleeping). */
   onProcessed?: (report: serving.ProcessedReport) => void;
+  /**
+   * The operator memo: what activity handlers get as `memo`, and what every object's memo
+   * starts as a shallow copy of. @default {a fresh `{}`}
+   */
+  memo?: contextTypes.Memo;
 }
 
 /** A stop that is not an error: the signal's reason when the operator is asked to stop. */
@@ -63,6 +75,11 @@ interface Running {
 /**
  * Runs an operator until `signal` aborts: for embedding in programs and tests.
  *
+ * First the startup handlers run (all must succeed: a failure for good rejects with an
+ * `ActivityError` before anything is served), then the operator connects (through the login
+ * handlers, if any) and serves; once stopped, after its handlers have stopped, the cleanup
+ * handlers run (their failures are logged, not thrown).
+ *
  * @example Running the default registry's handlers for a minute
  * ```ts ignore
  * import { operator } from "./running.ts";
@@ -73,7 +90,6 @@ export async function operator(options: OperatorOptions = {}): Promise<void> {
   const registry = options.registry ?? registries.defaultRegistry();
   const settings = options.settings ?? operatorSettings.defaultSettings();
   const clock = options.clock ?? clocks.realClock;
-  const health = options.health ?? new Map();
   const outer = options.signal ?? new AbortController().signal;
   if (options.clusterwide && options.namespaces?.length) {
     throw new Error(
@@ -88,9 +104,95 @@ export async function operator(options: OperatorOptions = {}): Promise<void> {
     clusterwide = true;
   }
   const patterns = clusterwide ? [] : namespaces.parsePatterns(options.namespaces ?? []);
+  const memo = options.memo ?? {};
+  const shared: Shared = { memo, settings, clock, clusterwide, patterns, connected: false };
+  if (!await startup(registry, shared, outer)) return;
+  try {
+    await serveAll(options, registry, shared, outer);
+  } finally {
+    await cleanup(registry, shared);
+    if (shared.connected) log.info("The operator has stopped");
+  }
+}
 
-  const connection = options.connection ??
-    await kubeconfig.loadConnection(options.context ? { context: options.context } : {});
+/** What the phases of one operator run share. */
+interface Shared {
+  readonly memo: contextTypes.Memo;
+  readonly settings: operatorSettings.OperatorSettings;
+  readonly clock: clocks.Clock;
+  readonly clusterwide: boolean;
+  readonly patterns: readonly namespaces.NamespacePattern[];
+  /** Set once connected: from then on, the stop is logged. */
+  connected: boolean;
+}
+
+/** Runs the startup handlers; false when the operator was stopped before they finished. */
+async function startup(
+  registry: registries.OperatorRegistry,
+  shared: Shared,
+  signal: AbortSignal,
+): Promise<boolean> {
+  const handlers = registry.activityHandlers("startup");
+  if (handlers.length === 0) return true;
+  const { memo, settings, clock } = shared;
+  try {
+    await activities.runActivity({ activity: "startup", handlers, signal, memo, settings, clock });
+    return true;
+  } catch (error) {
+    if (!signal.aborted) throw error;
+    log.warning("The operator was stopped during its startup: the startup handlers did not finish");
+    return false;
+  }
+}
+
+/** Runs the cleanup handlers, retried as they say; logs what fails. */
+async function cleanup(registry: registries.OperatorRegistry, shared: Shared): Promise<void> {
+  const handlers = registry.activityHandlers("cleanup");
+  if (handlers.length === 0) return;
+  const { memo, settings, clock } = shared;
+  try {
+    await activities.runActivity({ activity: "cleanup", handlers, memo, settings, clock });
+  } catch (error) {
+    log.error(`The cleanup did not complete: ${messageOf(error)}`, { error });
+  }
+}
+
+/** The connection of the login handlers if any are registered, else of the options. */
+async function connect(
+  options: OperatorOptions,
+  registry: registries.OperatorRegistry,
+  shared: Shared,
+  signal: AbortSignal,
+): Promise<connections.Connection> {
+  const handlers = registry.activityHandlers("authentication");
+  if (handlers.length === 0) {
+    return options.connection ??
+      await kubeconfig.loadConnection(options.context ? { context: options.context } : {});
+  }
+  if (options.connection || options.context) {
+    log.debug("Login handlers are registered: they give the connection, not the options");
+  }
+  const { memo, settings, clock } = shared;
+  return await logins.login({ handlers, signal, memo, settings, clock });
+}
+
+/** Connects and serves until the signal aborts, then stops the watchers and handlers. */
+async function serveAll(
+  options: OperatorOptions,
+  registry: registries.OperatorRegistry,
+  shared: Shared,
+  outer: AbortSignal,
+): Promise<void> {
+  const { settings, clock, clusterwide, patterns } = shared;
+  const health = options.health ?? new Map();
+
+  let connection: connections.Connection;
+  try {
+    connection = await connect(options, registry, shared, outer);
+  } catch (error) {
+    if (outer.aborted) return; // stopped while the login handlers ran
+    throw error;
+  }
   using transport = new transports.Transport(connection, {
     settings: settings.networking,
     clock,
@@ -98,6 +200,7 @@ export async function operator(options: OperatorOptions = {}): Promise<void> {
     ...(options.onResponse ? { onResponse: options.onResponse } : {}),
   });
   log.info(`Connecting to ${connection.server} (${connection.source})`);
+  shared.connected = true;
   const finder = new discovery.Discovery(transport);
   const poster = new posting.EventPoster({ transport, settings: settings.posting, clock });
   poster.start();
@@ -152,6 +255,7 @@ export async function operator(options: OperatorOptions = {}): Promise<void> {
         handlerSignal: handlerStop.signal,
         health: watchHealth,
         onProcessed: options.onProcessed,
+        memo: shared.memo,
       }).catch((error) => {
         if (!signal.aborted) log.error(`The watcher of ${key} failed: ${error}`, { error });
       });
@@ -219,7 +323,6 @@ export async function operator(options: OperatorOptions = {}): Promise<void> {
     objectEventSink = undefined;
     posting.setActivePoster(undefined);
     await poster.stop();
-    log.info("The operator has stopped");
   }
 }
 
@@ -276,10 +379,7 @@ export async function run(options: RunOptions = {}): Promise<number> {
     await operator({ ...options, settings, signal });
     return 0;
   } catch (error) {
-    log.fatal(
-      `The operator cannot run: ${error instanceof Error ? error.message : String(error)}`,
-      { error },
-    );
+    log.fatal(`The operator cannot run: ${messageOf(error)}`, { error });
     return 1;
   } finally {
     for (const s of signals) Deno.removeSignalListener(s, onSignal);
@@ -309,4 +409,8 @@ function readEnv(name: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -11,6 +11,7 @@ import * as errors from "../k8s/errors.ts";
 import type * as transports from "../k8s/transport.ts";
 import * as watching from "../k8s/watching.ts";
 import * as processing from "../processing/processing.ts";
+import type * as contextTypes from "../registry/contexts.ts";
 import type * as handlers from "../registry/handlers.ts";
 import type * as registries from "../registry/registries.ts";
 import type * as operator from "../settings/operator.ts";
@@ -51,6 +52,8 @@ export interface ServeOptions {
     | undefined;
   /** Called after each event is processed and its plan sent (for tests and metrics). */
   readonly onProcessed?: ((report: ProcessedReport) => void) | undefined;
+  /** The operator memo: each object's memo starts as a shallow copy of it. */
+  readonly memo?: contextTypes.Memo | undefined;
 }
 
 /** What one processed event led to. */
@@ -76,7 +79,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     keyOf: (object) =>
       object.metadata?.uid ?? `${object.metadata?.namespace ?? ""}/${object.metadata?.name ?? ""}`,
     newMemory: (event) => ({
-      ...processing.newMemory(event.type === undefined),
+      ...processing.newMemory(event.type === undefined, options.memo),
       expected: undefined,
       arrived: undefined,
     }),

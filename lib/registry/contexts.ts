@@ -1,8 +1,11 @@
 // The context objects handlers receive: one typed object per handler kind, with Kopf's names
-// (body, spec, meta, status, name, namespace, patch, logger, memo, retry, diff, old, new, …).
-// Types only; `handling/` builds them. New fields may be added without breaking handlers.
+// (body, spec, meta, status, name, namespace, patch, logger, memo, retry, diff, old, new, …;
+// activity, settings for activities). Types only; `handling/` builds them. New fields may be
+// added without breaking handlers.
 
 import type { Logger } from "@logtape/logtape";
+import type * as connections from "../k8s/connections.ts";
+import type * as operatorSettings from "../settings/operator.ts";
 import type * as patches from "../structs/patches.ts";
 import type * as diffs from "../structs/diffs.ts";
 import type * as references from "../structs/references.ts";
@@ -107,3 +110,84 @@ export type ChangingFn<Spec = Record<string, unknown>, Status = Record<string, u
 export type EventFn<Spec = Record<string, unknown>, Status = Record<string, unknown>> = (
   context: EventContext<Spec, Status>,
 ) => unknown;
+
+/**
+ * What activity handlers (`on.startup`, `on.cleanup`, `on.login`, `on.probe`) receive: no
+ * object, but the operator-wide memo and settings.
+ */
+export interface ActivityContext {
+  /** Which activity runs: `startup`, `cleanup`, `authentication` (`on.login`) or `probe`. */
+  readonly activity: handlers.Activity;
+  /** Logs under `kopf.activities.<activity>`. */
+  readonly logger: Logger;
+  /**
+   * The operator memo: the object given as `operator({ memo })` (a fresh `{}` by default), the
+   * same for every activity. Per-object memos start as shallow copies of it, so values put here
+   * by a startup handler are seen by every object's handlers.
+   */
+  readonly memo: Memo;
+  /**
+   * The operator's settings. Changes made by startup handlers apply to the whole run: they
+   * run before the operator connects and starts watching.
+   */
+  readonly settings: operatorSettings.OperatorSettings;
+  /** The `param` option of the handler. */
+  readonly param: unknown;
+  /** 0 on the first attempt, then the number of earlier attempts. */
+  readonly retry: number;
+  /** When the first attempt started. */
+  readonly started: Date;
+  /** Seconds since the first attempt started. */
+  readonly runtime: number;
+  /** Aborted when the operator stops (startup, login) or the handler's timeout passes. */
+  readonly signal: AbortSignal;
+  /** The id of the running handler. */
+  readonly id: handlers.HandlerId;
+}
+
+/**
+ * Where and how to connect, as a login handler returns it (Kopf's `ConnectionInfo`). PEM data
+ * is given as text; give either a token or a username and password, and a certificate with its
+ * key.
+ */
+export interface ConnectionInfo {
+  /** The API server's base URL: `https://127.0.0.1:6443`. */
+  readonly server: string;
+  /** PEM certificates of the cluster's CA, trusted in addition to Deno's roots. */
+  readonly caData?: string;
+  /** Skip TLS verification; Deno can do it only process-wide (see the transport's docs). */
+  readonly insecure?: boolean;
+  /** Sent as `Authorization: <scheme> <token>`. */
+  readonly token?: string;
+  /** The scheme of the token. @default {"Bearer"} */
+  readonly scheme?: string;
+  /** Basic authentication. */
+  readonly username?: string;
+  /** Basic authentication. */
+  readonly password?: string;
+  /** A client certificate (PEM); needs `privateKeyData`. */
+  readonly certificateData?: string;
+  /** The client certificate's key (PEM). */
+  readonly privateKeyData?: string;
+  /** The namespace for Events of cluster-scoped objects. @default {"default"} */
+  readonly defaultNamespace?: string;
+  /** An HTTP(S) proxy to reach the server through. */
+  readonly proxyUrl?: string;
+  /** With several login handlers, the result of the highest priority wins. @default {0} */
+  readonly priority?: number;
+}
+
+/**
+ * What a login handler returns: a `ConnectionInfo`, a full `Connection` (e.g. from
+ * `loginWithKubeconfig()`), or nothing when it has no credentials to offer.
+ */
+export type LoginResult = ConnectionInfo | connections.Connection | null | undefined;
+
+/** A startup or cleanup handler's function; its result is ignored. */
+export type ActivityFn = (context: ActivityContext) => unknown;
+
+/** A login handler's function: the connection to use instead of the kubeconfig. */
+export type LoginFn = (context: ActivityContext) => LoginResult | Promise<LoginResult>;
+
+/** A probe handler's function: its result is shown in the liveness report under its id. */
+export type ProbeFn = (context: ActivityContext) => unknown;

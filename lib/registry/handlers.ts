@@ -1,6 +1,6 @@
 // Handler declarations: what an operator author registered, with which options, as plain
-// frozen data. Registries hold these; causes/handling/processing read them. No I/O, no logic
-// beyond the types and the filter markers.
+// frozen data. Registries hold these; causes/handling/processing and the activity runner read
+// them. No I/O, no logic beyond the types and the filter markers.
 
 import type * as references from "../structs/references.ts";
 
@@ -121,3 +121,18 @@ export interface WatchingHandler extends ResourceHandler {
 
 /** Any handler of a resource. */
 export type AnyResourceHandler = ChangingHandler | WatchingHandler;
+
+/**
+ * An operator-wide activity, named as Kopf names them (`kopf.Activity`): `on.startup`,
+ * `on.cleanup`, `on.login` (`"authentication"`) and `on.probe`.
+ */
+export type Activity = "startup" | "cleanup" | "authentication" | "probe";
+
+/** `on.startup/cleanup/login/probe`: runs for the operator, not for objects; no progress kept. */
+export interface ActivityHandler extends BaseHandler {
+  readonly kind: "activity";
+  readonly activity: Activity;
+}
+
+/** Any handler a registry holds. */
+export type AnyHandler = AnyResourceHandler | ActivityHandler;

@@ -5,7 +5,18 @@
 import type * as handlers from "./handlers.ts";
 
 /** The kinds of handler an id can be made for; anonymous handlers are named after it. */
-export type HandlerKind = "create" | "update" | "delete" | "resume" | "field" | "event" | "sub";
+export type HandlerKind =
+  | "create"
+  | "update"
+  | "delete"
+  | "resume"
+  | "field"
+  | "event"
+  | "sub"
+  | ActivityKind;
+
+/** The kinds of activity handlers, as registered: `on.startup`, `on.cleanup`, … */
+export type ActivityKind = "startup" | "cleanup" | "login" | "probe";
 
 /** What an id is made from. */
 export interface IdOptions {
@@ -24,8 +35,8 @@ export interface IdOptions {
  *
  * Anonymous functions (an inline arrow has an empty `name`) cannot be named reliably across
  * restarts, so they get a fallback from the handler kind: `on.create`, `on.update`,
- * `on.delete`, `on.resume`, `on.field`, `on.event`, `subhandler` (so `on.field/spec.x`,
- * `parent/subhandler`). Two anonymous handlers of one kind on one resource would clash; the
+ * `on.delete`, `on.resume`, `on.field`, `on.event`, `on.startup`, `on.cleanup`, `on.login`,
+ * `on.probe`, `subhandler` (so `on.field/spec.x`, `parent/subhandler`). Two anonymous handlers of one kind on one resource would clash; the
  * registry rejects the second one.
  *
  * @example
@@ -35,6 +46,7 @@ export interface IdOptions {
  * handlerId(scale, "field", { field: ["spec", "replicas"] }); // "scale/spec.replicas"
  * handlerId(() => {}, "create"); // "on.create"
  * handlerId(scale, "sub", { id: "step1", parent: "create_fn" }); // "create_fn/step1"
+ * handlerId(async () => 42, "probe"); // "on.probe"
  * ```
  */
 export function handlerId(

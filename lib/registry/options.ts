@@ -110,9 +110,20 @@ export interface SubhandlerOptions<Spec = Record<string, unknown>, Status = Reco
     FilterOptions<contexts.ChangingContext<Spec, Status>>,
     TransitionOptions {}
 
+/**
+ * Options of `on.startup`, `on.cleanup`, `on.login` and `on.probe`: no filters, as they run
+ * for the operator; retried until they succeed, as Kopf does, within these limits.
+ */
+export interface ActivityOptions extends HandlerOptions, RetryOptions {}
+
 const FILTERS = ["labels", "annotations", "when", "field", "value"];
 const RETRIES = ["errors", "timeout", "retries", "backoff"];
+const ACTIVITY = ["id", "param", "registry", ...RETRIES];
 const ALLOWED: Record<ids.HandlerKind, readonly string[]> = {
+  startup: ACTIVITY,
+  cleanup: ACTIVITY,
+  login: ACTIVITY,
+  probe: ACTIVITY,
   create: ["id", "param", "registry", ...RETRIES, ...FILTERS],
   update: ["id", "param", "registry", ...RETRIES, ...FILTERS, "old", "new"],
   delete: ["id", "param", "registry", ...RETRIES, ...FILTERS, "optional"],
@@ -122,6 +133,7 @@ const ALLOWED: Record<ids.HandlerKind, readonly string[]> = {
   sub: ["id", "param", ...RETRIES, ...FILTERS, "old", "new"],
 };
 const ERRORS_MODES: readonly string[] = ["temporary", "permanent", "ignored"];
+const ACTIVITY_KINDS: readonly string[] = ["startup", "cleanup", "login", "probe"];
 
 /** The arguments of `on.*`, taken apart. */
 export interface Split {
@@ -150,6 +162,32 @@ export function splitArguments(kind: ids.HandlerKind, args: unknown[]): Split {
     options: check.options(options),
     fn: fn as handlers.HandlerFn,
   };
+}
+
+/** The arguments of `on.startup` etc., taken apart. */
+export interface ActivitySplit {
+  /** The options as given (`{}` when none). */
+  options: Record<string, unknown>;
+  /** The handler function. */
+  fn: handlers.HandlerFn;
+}
+
+/** Takes `(fn)` or `(options, fn)` of an activity handler apart, checking each piece's type. */
+export function splitActivityArguments(kind: ids.ActivityKind, args: unknown[]): ActivitySplit {
+  const [first, second] = args;
+  const fn = args.length === 1 ? first : second;
+  const options = args.length === 1 ? {} : first;
+  const check: Checker = new Checker(kind, undefined, fn);
+  if (args.length < 1 || args.length > 2) {
+    check.fail(`pass (fn) or (options, fn); got ${args.length} arguments`);
+  }
+  if (typeof fn !== "function") {
+    if (typeof first === "string" && args.length === 2) {
+      check.fail(`activities are not for resources: pass (fn) or (options, fn)`);
+    }
+    check.fail(`the handler must be a function, got ${typeName(fn)}`);
+  }
+  return { options: check.options(options), fn: fn as handlers.HandlerFn };
 }
 
 /** Checks one registration; every failure names the handler and the fix. */
@@ -205,6 +243,29 @@ export class Checker {
       value,
       hasValue: value !== undefined,
     };
+  }
+
+  /** Checks the options of an activity handler and builds it. */
+  activity(
+    options: Record<string, unknown>,
+    activity: handlers.Activity,
+  ): handlers.ActivityHandler {
+    if (typeof this.#fn !== "function") {
+      this.fail(`the handler must be a function, got ${typeName(this.#fn)}`);
+    }
+    this.#knownKeys(options);
+    const fn = this.#fn as handlers.HandlerFn;
+    return Object.freeze({
+      kind: "activity" as const,
+      activity,
+      id: ids.handlerId(fn, this.#kind, { id: this.#id(options.id) }),
+      fn,
+      param: options.param,
+      errors: this.#errors(options.errors),
+      timeout: this.#seconds(options, "timeout"),
+      retries: this.#retries(options.retries),
+      backoff: this.#seconds(options, "backoff"),
+    });
   }
 
   /** Checks `old`/`new` (already known to be allowed for this kind). */
@@ -267,6 +328,12 @@ export class Checker {
     const allowed = ALLOWED[this.#kind];
     for (const key of Object.keys(options)) {
       if (allowed.includes(key)) continue;
+      if (
+        ACTIVITY_KINDS.includes(this.#kind) &&
+        [...FILTERS, "old", "new", "optional", "deleted"].includes(key)
+      ) {
+        this.fail(`"${key}" does not apply to ${this.#kind} handlers: they run for the operator`);
+      }
       if (key === "old" || key === "new") {
         this.fail(`"${key}" filters are only for update and field handlers; use "value"`);
       }
@@ -283,7 +350,7 @@ export class Checker {
   }
 
   #selector(): handlers.ResourceSelector | undefined {
-    if (this.#kind === "sub") return undefined;
+    if (this.#kind === "sub" || ACTIVITY_KINDS.includes(this.#kind)) return undefined;
     const resource = this.#resource as handlers.ResourceSelector;
     try {
       selectors.parse(resource);

@@ -1,16 +1,19 @@
-// The user-facing registration: `on.create/update/delete/resume/field/event` and `subhandler`.
-// Operator code calls them when its module loads (sub-handlers: inside a running handler).
+// The user-facing registration: `on.create/update/delete/resume/field/event`, the activities
+// `on.startup/cleanup/login/probe`, and `subhandler`. Operator code calls them when its module
+// loads (sub-handlers: inside a running handler).
 // Every option is checked (options.ts), so mistakes throw at registration; nothing runs here.
 
 import { AsyncLocalStorage } from "node:async_hooks";
 import type * as contexts from "./contexts.ts";
 import * as errors from "./errors.ts";
 import type * as handlers from "./handlers.ts";
+import type * as ids from "./ids.ts";
 import * as opts from "./options.ts";
 import type * as registries from "./registries.ts";
 
 export { SubRegistry } from "./registries.ts";
 export type {
+  ActivityOptions,
   CreateOptions,
   DeleteOptions,
   EventOptions,
@@ -207,6 +210,114 @@ export function event(...args: unknown[]): unknown {
   return fn;
 }
 
+/**
+ * Registers a startup handler: it runs once when the operator starts, before it connects to
+ * the cluster and starts watching, with the operator-wide `memo` and the `settings`, which it
+ * may change for the whole run. Every startup handler must succeed: errors are retried as for
+ * other handlers (`errors`, `retries`, `timeout`, `backoff`); a `PermanentError` or a limit
+ * reached stops the operator before it serves anything.
+ *
+ * @example Preparing the operator: settings and a shared client
+ * ```ts
+ * import * as on from "./registering.ts";
+ * on.startup(function configure({ settings, memo, logger }) {
+ *   settings.execution.defaultBackoffSeconds = 10;
+ *   memo.startedAt = new Date().toISOString();
+ *   logger.info("Ready to serve");
+ * });
+ * ```
+ */
+export function startup(fn: contexts.ActivityFn): contexts.ActivityFn;
+/** `on.startup(options, fn)`: the same, with options (id, retries, timeout, …). */
+export function startup(
+  options: opts.ActivityOptions,
+  fn: contexts.ActivityFn,
+): contexts.ActivityFn;
+export function startup(...args: unknown[]): unknown {
+  return registerActivity("startup", "startup", args);
+}
+
+/**
+ * Registers a cleanup handler: it runs once when the operator stops, after the watchers and
+ * the resource handlers have stopped, before `operator()` returns. Failures are retried as for
+ * startup handlers, then logged; they never change how the operator ends. Not run when the
+ * startup failed, nor when the process is killed.
+ *
+ * @example Releasing what the startup took
+ * ```ts
+ * import * as on from "./registering.ts";
+ * on.cleanup(async function disconnect({ memo, logger }) {
+ *   await (memo.db as { close(): Promise<void> } | undefined)?.close();
+ *   logger.info("Disconnected");
+ * });
+ * ```
+ */
+export function cleanup(fn: contexts.ActivityFn): contexts.ActivityFn;
+/** `on.cleanup(options, fn)`: the same, with options (id, retries, timeout, …). */
+export function cleanup(
+  options: opts.ActivityOptions,
+  fn: contexts.ActivityFn,
+): contexts.ActivityFn;
+export function cleanup(...args: unknown[]): unknown {
+  return registerActivity("cleanup", "cleanup", args);
+}
+
+/**
+ * Registers a login handler: when any is registered, the operator connects with what they
+ * return (a `ConnectionInfo` or a `Connection`) instead of the kubeconfig or the pod's service
+ * account. It runs after the startup handlers, and again when the API server answers 401 to
+ * credentials that cannot refresh themselves (then only the credentials are renewed: the server
+ * and CA stay). With several, the result of the highest `priority` wins (the first registered
+ * among equals); none returning anything stops the operator.
+ *
+ * @example A token from a secret store
+ * ```ts
+ * import * as on from "./registering.ts";
+ * on.login(function login_fn() {
+ *   return { server: "https://127.0.0.1:6443", token: "…", caData: "-----BEGIN CERTIFICATE-----…" };
+ * });
+ * ```
+ */
+export function login(fn: contexts.LoginFn): contexts.LoginFn;
+/** `on.login(options, fn)`: the same, with options (id, retries, timeout, …). */
+export function login(options: opts.ActivityOptions, fn: contexts.LoginFn): contexts.LoginFn;
+export function login(...args: unknown[]): unknown {
+  return registerActivity("login", "authentication", args);
+}
+
+/**
+ * Registers a probe handler: it runs when the liveness endpoint (`kopf run --liveness URL`) is
+ * requested, at most every 10 seconds (results are reused in between), and its JSON result
+ * appears in the report as `probes.<id>`. A probe that fails makes the endpoint answer 503 with
+ * the error in `probeErrors.<id>`; it is not retried within a request (the next request is the
+ * retry), but `timeout` bounds how long it may take.
+ *
+ * @example Reporting a number from the memo
+ * ```ts
+ * import * as on from "./registering.ts";
+ * on.probe({ timeout: 5 }, function queued({ memo }) {
+ *   return (memo.queue as unknown[] | undefined)?.length ?? 0;
+ * });
+ * ```
+ */
+export function probe(fn: contexts.ProbeFn): contexts.ProbeFn;
+/** `on.probe(options, fn)`: the same, with options (id, timeout, errors, …). */
+export function probe(options: opts.ActivityOptions, fn: contexts.ProbeFn): contexts.ProbeFn;
+export function probe(...args: unknown[]): unknown {
+  return registerActivity("probe", "probe", args);
+}
+
+function registerActivity(
+  kind: ids.ActivityKind,
+  activity: handlers.Activity,
+  args: unknown[],
+): unknown {
+  const { options, fn } = opts.splitActivityArguments(kind, args);
+  const check: opts.Checker = new opts.Checker(kind, undefined, fn);
+  check.registry(options).register(check.activity(options, activity));
+  return fn;
+}
+
 /** The registration functions, as `on.create(...)` etc. */
 export interface On {
   /** Creation handlers: see `create`. */
@@ -221,6 +332,14 @@ export interface On {
   readonly field: typeof field;
   /** Event handlers: see `event`. */
   readonly event: typeof event;
+  /** Startup handlers: see `startup`. */
+  readonly startup: typeof startup;
+  /** Cleanup handlers: see `cleanup`. */
+  readonly cleanup: typeof cleanup;
+  /** Login handlers: see `login`. */
+  readonly login: typeof login;
+  /** Probe handlers: see `probe`. */
+  readonly probe: typeof probe;
 }
 
 /**
@@ -231,9 +350,23 @@ export interface On {
  * import { on } from "./registering.ts";
  * on.create("kopfexamples", function created() {});
  * on.delete("kopfexamples", { optional: true }, function deleted() {});
+ * on.startup(function prepare({ memo }) {
+ *   memo.ready = true;
+ * });
  * ```
  */
-export const on: On = { create, update, delete: remove, resume, field, event };
+export const on: On = {
+  create,
+  update,
+  delete: remove,
+  resume,
+  field,
+  event,
+  startup,
+  cleanup,
+  login,
+  probe,
+};
 
 /**
  * Declares a sub-handler from inside a running changing handler. Its id is

@@ -1,6 +1,7 @@
-// Registries: every handler an operator declared, and the handlers of one resource. Filled by
-// registering.ts (`on.*`, `subhandler`); read by the reactor (which resources to watch) and by
-// processing/handling (which handlers to run). Holds declarations; never runs a handler.
+// Registries: every handler an operator declared, the handlers of one resource, and those of
+// one activity. Filled by registering.ts (`on.*`, `subhandler`); read by the reactor (which
+// resources to watch, which activities to run) and by processing/handling (which handlers to
+// run). Holds declarations; never runs a handler.
 
 import type * as causes from "../causes/causes.ts";
 import * as bodies from "../structs/bodies.ts";
@@ -39,15 +40,24 @@ interface ResourceHandlers {
 export class OperatorRegistry {
   readonly #changing: handlers.ChangingHandler[] = [];
   readonly #watching: handlers.WatchingHandler[] = [];
+  readonly #activities: handlers.ActivityHandler[] = [];
   readonly #cache = new Map<string, ResourceHandlers>();
 
   /**
    * Adds a handler.
    *
    * @throws {errors.RegistrationError} when another function has the same id for the same
-   * selector.
+   * selector, or for the same activity.
    */
-  register(handler: handlers.AnyResourceHandler): void {
+  register(handler: handlers.AnyHandler): void {
+    if (handler.kind === "activity") {
+      const clash = this.#activities.find((other) =>
+        other.id === handler.id && other.fn !== handler.fn && other.activity === handler.activity
+      );
+      if (clash !== undefined) throw new errors.RegistrationError(clashMessage(handler));
+      this.#activities.push(handler);
+      return;
+    }
     const list: handlers.AnyResourceHandler[] = handler.kind === "changing"
       ? this.#changing
       : this.#watching;
@@ -70,6 +80,16 @@ export class OperatorRegistry {
   /** Every `on.event` handler, in registration order. */
   allWatchingHandlers(): readonly handlers.WatchingHandler[] {
     return [...this.#watching];
+  }
+
+  /** Every activity handler (`on.startup`, `on.cleanup`, `on.login`, `on.probe`), in order. */
+  allActivityHandlers(): readonly handlers.ActivityHandler[] {
+    return [...this.#activities];
+  }
+
+  /** The handlers of one activity, each function+id once, in registration order. */
+  activityHandlers(activity: handlers.Activity): readonly handlers.ActivityHandler[] {
+    return filters.deduplicated(this.#activities.filter((h) => h.activity === activity));
   }
 
   /** The distinct selectors of all handlers: what discovery must resolve and the reactor watch. */
@@ -245,25 +265,28 @@ export function setDefaultRegistry(registry: OperatorRegistry): void {
 }
 
 /** How a handler is named in messages: `the create handler "fn" for "kopfexamples"`. */
-export function describeHandler(handler: handlers.AnyResourceHandler): string {
+export function describeHandler(handler: handlers.AnyHandler): string {
   const label = handlerLabel(handler);
   const name = ids.functionName(handler.fn);
   const where = handler.kind === "changing" && handler.parent !== undefined
     ? ` of "${handler.parent}"`
-    : handler.selector === undefined
+    : handler.kind === "activity" || handler.selector === undefined
     ? ""
     : ` for ${selectors.describe(handler.selector)}`;
   return name ? `the ${label} "${name}"${where}` : `an anonymous ${label}${where}`;
 }
 
-function handlerLabel(handler: handlers.AnyResourceHandler): string {
+function handlerLabel(handler: handlers.AnyHandler): string {
+  if (handler.kind === "activity") {
+    return `${handler.activity === "authentication" ? "login" : handler.activity} handler`;
+  }
   if (handler.kind === "watching") return "event handler";
   if (handler.parent !== undefined) return "sub-handler";
   if (handler.initial) return "resume handler";
   return `${handler.reason ?? "field"} handler`;
 }
 
-function clashMessage(handler: handlers.AnyResourceHandler): string {
+function clashMessage(handler: handlers.AnyHandler): string {
   if (ids.functionName(handler.fn) === "") {
     return `Cannot register ${describeHandler(handler)}: another handler already has the id ` +
       `"${handler.id}"; give one of them an explicit { id } or use a named function`;
