@@ -218,7 +218,8 @@ function checkStorable(value: unknown): string | undefined {
     if (text === undefined) return `a ${typeof value} has no JSON form`;
     return undefined;
   } catch (error) {
-    return errors.describe(error);
+    // V8 explains a circular structure over several lines: keep the log line one line.
+    return errors.describe(error).split("\n").map((part) => part.trim()).join(" ");
   }
 }
 

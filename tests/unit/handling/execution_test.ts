@@ -206,6 +206,7 @@ Deno.test("a result that JSON cannot carry fails the handler with a clear messag
       "Handler 'create_fn' returned a result that cannot be stored in status.create_fn: ",
     ),
   );
+  ok(!outcome.message?.includes("\n"), `one line: ${outcome.message}`);
   const big = await execution.executeOnce(handler(), state, () => 10n, options);
   ok(big.error instanceof errors.PermanentError);
   const fn = await execution.executeOnce(handler(), state, () => () => 1, options);
