@@ -1,0 +1,43 @@
+// The benchmarked operator built on this framework: the behaviour of bench/operators/BEHAVIOUR.md
+// for benchobjects.v1.bench.kopf.dev, at the framework's defaults. The variant comes from
+// BENCH_VARIANT (create, delete, three); the namespace is the `-n` of the command line.
+//
+// Run: deno run -A cli.ts run bench/operators/deno/handlers.ts -n <namespace>
+
+import * as kopf from "../../../mod.ts";
+
+const RESOURCE = "benchobjects.v1.bench.kopf.dev";
+const VARIANTS = ["create", "delete", "three"] as const;
+
+const variant = Deno.env.get("BENCH_VARIANT") ?? "create";
+if (!(VARIANTS as readonly string[]).includes(variant)) {
+  throw new Error(`Unknown BENCH_VARIANT "${variant}": expected one of ${VARIANTS.join(", ")}`);
+}
+
+if (variant === "create" || variant === "delete") {
+  kopf.on.create(RESOURCE, function create_fn({ name, patch }) {
+    const startedAt = Date.now();
+    patch.status.message = `handled ${name}`;
+    patch.status.startedAt = startedAt;
+  });
+}
+
+if (variant === "delete") {
+  // A non-optional delete handler: the framework keeps its finalizer on the object until it ran.
+  kopf.on.delete(RESOURCE, function delete_fn() {});
+}
+
+if (variant === "three") {
+  kopf.on.create(RESOURCE, function h1({ name, patch }) {
+    const startedAt = Date.now();
+    patch.status.message = `handled ${name}`;
+    patch.status.startedAt = startedAt;
+    patch.status.h1 = "done";
+  });
+  kopf.on.create(RESOURCE, function h2({ patch }) {
+    patch.status.h2 = "done";
+  });
+  kopf.on.create(RESOURCE, function h3({ patch }) {
+    patch.status.h3 = "done";
+  });
+}
