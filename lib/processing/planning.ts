@@ -30,8 +30,8 @@ export function hasStatusSubresource(resource: Pick<references.Resource, "subres
 }
 
 /**
- * Plans the requests for `patch` on `body`, in the order they must be sent: merge object,
- * merge status, JSON object, JSON status. Empty parts cost nothing.
+ * Plans the requests for `patch` on `body`, in the order they must be sent: merge status,
+ * merge object, JSON object, JSON status. Empty parts cost nothing.
  */
 export function plan(
   patch: patches.Patch,
@@ -41,8 +41,10 @@ export function plan(
   const requests: PlannedRequest[] = [];
   const subresource = hasStatusSubresource(resource);
   const { object, status } = patch.split(subresource);
-  if (object) requests.push({ type: "merge", subresource: undefined, body: object });
+  // Status first: a crash between the two then repeats a handler (its success is recorded in the
+  // object's annotations, which come second) instead of losing its result for good.
   if (status) requests.push({ type: "merge", subresource: "status", body: status });
+  if (object) requests.push({ type: "merge", subresource: undefined, body: object });
   // Only the functions go as a JSON patch (the merge document went above), as Kopf sends them.
   const ops = patch.fns.length ? new patches.Patch({ fns: patch.fns }).asJsonPatch(body) : [];
   const split = patches.splitJsonPatch(ops, subresource);

@@ -107,36 +107,46 @@ function annotations(o: api.KubernetesObject): Record<string, string> {
 
 /** Waits until the first operator has left exactly the state a switch must continue from. */
 async function waitForHandover(w: e2e.World): Promise<Map<string, api.KubernetesObject>> {
-  return await crdFixtures.eventually(async () => {
-    const { items } = await api.listObjects(w.transport, w.resource, { namespace: w.namespace });
-    const byName = new Map(items.map((o) => [o.metadata?.name ?? "", o]));
-    const done = DONE.every((n) => {
-      const a = annotations(byName.get(n) ?? {});
-      return a[`${PREFIX}/last-handled-configuration`] !== undefined &&
-        a[`${PREFIX}/first`] === undefined && a[`${PREFIX}/flaky`] === undefined;
-    });
-    const waiting = WAITING.every((n) => {
-      const record = annotations(byName.get(n) ?? {})[`${PREFIX}/flaky`];
-      return record !== undefined && (JSON.parse(record) as { retries?: number }).retries === 1;
-    });
-    return done && waiting ? byName : undefined;
-  }, "the first operator to finish done-* and leave waiting-* for a retry", 60_000);
+  return await crdFixtures.eventually(
+    async () => {
+      const { items } = await api.listObjects(w.transport, w.resource, { namespace: w.namespace });
+      const byName = new Map(items.map((o) => [o.metadata?.name ?? "", o]));
+      const done = DONE.every((n) => {
+        const a = annotations(byName.get(n) ?? {});
+        return a[`${PREFIX}/last-handled-configuration`] !== undefined &&
+          a[`${PREFIX}/first`] === undefined && a[`${PREFIX}/flaky`] === undefined;
+      });
+      const waiting = WAITING.every((n) => {
+        const record = annotations(byName.get(n) ?? {})[`${PREFIX}/flaky`];
+        return record !== undefined && (JSON.parse(record) as { retries?: number }).retries === 1;
+      });
+      return done && waiting ? byName : undefined;
+    },
+    "the first operator to finish done-* and leave waiting-* for a retry",
+    60_000,
+  );
 }
 
 async function createObjects(w: e2e.World): Promise<void> {
-  await Promise.all([...DONE, ...WAITING].map((name) =>
-    api.createObject(w.transport, w.resource, { metadata: { name }, spec: { field: name } }, {
-      namespace: w.namespace,
-    })
-  ));
+  await Promise.all(
+    [...DONE, ...WAITING].map((name) =>
+      api.createObject(w.transport, w.resource, { metadata: { name }, spec: { field: name } }, {
+        namespace: w.namespace,
+      })
+    ),
+  );
 }
 
 async function deleteAndWaitGone(w: e2e.World, name: string): Promise<void> {
   await api.deleteObject(w.transport, w.resource, name, { namespace: w.namespace });
-  await crdFixtures.eventually(async () => {
-    const { items } = await api.listObjects(w.transport, w.resource, { namespace: w.namespace });
-    return items.every((o) => o.metadata?.name !== name) || undefined;
-  }, `${name} to be released and gone`, 60_000);
+  await crdFixtures.eventually(
+    async () => {
+      const { items } = await api.listObjects(w.transport, w.resource, { namespace: w.namespace });
+      return items.every((o) => o.metadata?.name !== name) || undefined;
+    },
+    `${name} to be released and gone`,
+    60_000,
+  );
 }
 
 /** When Kopf's or our progress record says the retry is due (epoch ms). */
@@ -236,11 +246,15 @@ Deno.test({
 
     const kopf = await startKopf(w, invocations);
     try {
-      await crdFixtures.eventually(async () => {
-        const byKopf = await readInvocations(invocations);
-        return WAITING.every((n) => byKopf.some((i) => i.handler === "flaky" && i.name === n)) ||
-          undefined;
-      }, "Kopf to continue the waiting handlers", 60_000);
+      await crdFixtures.eventually(
+        async () => {
+          const byKopf = await readInvocations(invocations);
+          return WAITING.every((n) => byKopf.some((i) => i.handler === "flaky" && i.name === n)) ||
+            undefined;
+        },
+        "Kopf to continue the waiting handlers",
+        60_000,
+      );
       const continuedAt = Date.now();
       await deleteAndWaitGone(w, "done-0");
       const byKopf = await readInvocations(invocations);

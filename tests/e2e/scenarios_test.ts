@@ -113,7 +113,7 @@ scenario(
       await createExample(world, "a");
       const final = await settled(op, world, "a");
       deepEqual((final.status as Record<string, unknown>).create_fn, { message: "hello" });
-      deepEqual(writesFor(op, "a"), ["patch merge", "patch merge /status"]);
+      deepEqual(writesFor(op, "a"), ["patch merge /status", "patch merge"]);
     } finally {
       await op.stop();
     }
@@ -137,7 +137,7 @@ scenario(
       await createExample(world, "b");
       const final = await settled(op, world, "b");
       deepEqual(final.metadata?.finalizers, ["kopf.zalando.org/KopfFinalizerMarker"]);
-      deepEqual(writesFor(op, "b"), ["patch json", "patch merge", "patch merge /status"]);
+      deepEqual(writesFor(op, "b"), ["patch json", "patch merge /status", "patch merge"]);
       const before = writesFor(op, "b").length;
       await api.deleteObject(world.transport, world.resource, "b", { namespace: world.namespace });
       await op.until(() => lastFor(op, "b")?.event.type === "DELETED", "the object to be gone");
@@ -169,7 +169,7 @@ scenario(
         "three",
         "two",
       ]);
-      deepEqual(writesFor(op, "c"), ["patch merge", "patch merge /status"]);
+      deepEqual(writesFor(op, "c"), ["patch merge /status", "patch merge"]);
     } finally {
       await op.stop();
     }
@@ -192,7 +192,7 @@ scenario(
       const final = await settled(op, world, "d");
       equal(attempts, 2);
       deepEqual((final.status as Record<string, unknown>).create_fn, { attempts: 2 });
-      deepEqual(writesFor(op, "d"), ["patch merge", "patch merge", "patch merge /status"]);
+      deepEqual(writesFor(op, "d"), ["patch merge", "patch merge /status", "patch merge"]);
     } finally {
       await op.stop();
     }
