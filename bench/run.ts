@@ -86,10 +86,13 @@ async function main(args: readonly string[]): Promise<number> {
       audit: plane.auditLogPath
         ? new auditing.AuditLog(plane.auditLogPath, plane.transport)
         : undefined,
+      serverPids: plane.serverPids,
       sizes: chosen.sizes,
       logDir,
       log: say,
     };
+    say("warming up the API server (creates, lists and deletes 200 objects, no operator)");
+    await scenarios.warmUp(context);
     await context.audit?.skip();
     // Operators alternate within a repetition, so drift of the machine touches all alike.
     for (const scenario of chosen.scenarios) {

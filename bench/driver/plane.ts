@@ -58,6 +58,8 @@ export interface Plane extends AsyncDisposable {
   readonly transport: transports.Transport;
   /** `kube-apiserver --version`, e.g. `v1.37.2`. */
   readonly apiserverVersion: string;
+  /** kube-apiserver and etcd, whose CPU time each run costs the server side. */
+  readonly serverPids: readonly number[];
 }
 
 /** Starts the control plane, installs the CRD and waits until BenchObjects can be created. */
@@ -93,6 +95,9 @@ export async function startPlane(
       auditLogPath,
       transport,
       apiserverVersion: version.gitVersion ?? "unknown",
+      serverPids: [plane.pids["kube-apiserver"], plane.pids.etcd].filter((pid) =>
+        pid !== undefined
+      ),
       async [Symbol.asyncDispose]() {
         transport.close();
         await plane.stop();

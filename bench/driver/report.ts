@@ -23,6 +23,7 @@ export const FIGURES: Record<string, string> = {
   peakRssMiB: "peak RSS, MiB ↓",
   idleRssMiB: "idle RSS, MiB ↓",
   cpuSeconds: "CPU, s ↓",
+  serverCpuSeconds: "kube-apiserver + etcd CPU, s ↓",
 };
 
 /** Labels that differ in one scenario. */

@@ -35,6 +35,8 @@ export interface Context {
   readonly transport: transports.Transport;
   readonly kubeconfigPath: string;
   readonly audit: auditing.AuditLog | undefined;
+  /** kube-apiserver and etcd. */
+  readonly serverPids: readonly number[];
   readonly sizes: options.Sizes;
   /** Where the operators' logs go. */
   readonly logDir: string;
@@ -104,6 +106,7 @@ export async function runScenario(
     variant,
     tracker: undefined as unknown as objects.Tracker,
     countSince: undefined,
+    serverCpuAtStart: serverCpu(context),
   };
   await objects.createNamespace(context.transport, namespace);
   try {
@@ -124,10 +127,28 @@ export async function runScenario(
         result.problems.push(`Cannot count requests: ${messageOf(error)}`);
       }
     }
+    const cleaning = Date.now();
     await objects.deleteNamespace(context.transport, namespace);
+    result.figures.cleanupSeconds = stats.round((Date.now() - cleaning) / 1000);
   }
   result.wallSeconds = stats.round((performance.now() - began) / 1000);
   return result;
+}
+
+/**
+ * Exercises a fresh API server once with the driver alone (creates, a watch, a list, a namespace
+ * deletion), so the first measured run does not pay for its caches and connections.
+ */
+export async function warmUp(context: Context): Promise<void> {
+  const namespace = `bench-warm-up-${crypto.randomUUID().slice(0, 4)}`;
+  await objects.createNamespace(context.transport, namespace);
+  {
+    await using tracker = new objects.Tracker(context.transport, namespace, "create");
+    await tracker.synced();
+    await objects.createAtOnce(tracker, objects.names(200));
+    await objects.checkEndState(context.transport, namespace, "create", []);
+  }
+  await objects.deleteNamespace(context.transport, namespace);
 }
 
 interface Work {
@@ -140,13 +161,15 @@ interface Work {
   readonly variant: operators.Variant;
   /** Count only requests from then on, leaving out these objects (restart: the second run). */
   countSince: { since: number; exclude: Set<string> } | undefined;
+  /** CPU seconds of kube-apiserver + etcd when the run began. */
+  readonly serverCpuAtStart: number;
 }
 
 const SCENARIOS: Record<options.ScenarioName, (work: Work) => Promise<void>> = {
   async burst(work) {
     const names = objects.names(work.context.sizes.burstObjects);
     const instance = await startWithProbe(work, "probe");
-    await objects.createAtOnce(work.tracker, names);
+    await createAtOnce(work, names);
     await work.tracker.handled(names, handleTimeout(names.length));
     creationFigures(work, names);
     await finish(work, instance, ["probe", ...names]);
@@ -166,7 +189,7 @@ const SCENARIOS: Record<options.ScenarioName, (work: Work) => Promise<void>> = {
     const { idleObjects, idleSettleSeconds, idleSampleSeconds } = work.context.sizes;
     const names = objects.names(idleObjects);
     const instance = await startWithProbe(work, "probe");
-    await objects.createAtOnce(work.tracker, names);
+    await createAtOnce(work, names);
     await work.tracker.handled(names, handleTimeout(names.length));
     creationFigures(work, names);
     // Observation windows, not synchronisation: the operator is left alone, then watched.
@@ -182,9 +205,11 @@ const SCENARIOS: Record<options.ScenarioName, (work: Work) => Promise<void>> = {
   async deletion(work) {
     const names = objects.names(work.context.sizes.burstObjects);
     const instance = await startWithProbe(work, "probe");
-    await objects.createAtOnce(work.tracker, names);
+    await createAtOnce(work, names);
     await work.tracker.handled(names, handleTimeout(names.length));
+    const deleting = Date.now();
     await objects.deleteAtOnce(work.tracker, names);
+    work.result.figures.deletePhaseSeconds = stats.round((Date.now() - deleting) / 1000);
     await work.tracker.gone(names, handleTimeout(names.length));
     const timelines = names.map((name) => work.tracker.of(name));
     const firstDelete = Math.min(...timelines.map((t) => t.deleteRequestedAt!));
@@ -203,7 +228,7 @@ const SCENARIOS: Record<options.ScenarioName, (work: Work) => Promise<void>> = {
   async restart(work) {
     const names = objects.names(work.context.sizes.burstObjects);
     const first = await startWithProbe(work, "probe");
-    await objects.createAtOnce(work.tracker, names);
+    await createAtOnce(work, names);
     await work.tracker.handled(names, handleTimeout(names.length));
     first.sampler.stop();
     await first.running.stop();
@@ -226,12 +251,19 @@ const SCENARIOS: Record<options.ScenarioName, (work: Work) => Promise<void>> = {
   async three(work) {
     const names = objects.names(work.context.sizes.burstObjects);
     const instance = await startWithProbe(work, "probe");
-    await objects.createAtOnce(work.tracker, names);
+    await createAtOnce(work, names);
     await work.tracker.handled(names, handleTimeout(names.length));
     creationFigures(work, names);
     await finish(work, instance, ["probe", ...names]);
   },
 };
+
+/** Creates the objects at once and notes how long the driver took to create them. */
+async function createAtOnce(work: Work, names: readonly string[]): Promise<void> {
+  const began = Date.now();
+  await objects.createAtOnce(work.tracker, names);
+  work.result.figures.createPhaseSeconds = stats.round((Date.now() - began) / 1000);
+}
 
 interface Instance {
   readonly running: operators.Running;
@@ -289,6 +321,7 @@ async function finish(work: Work, instance: Instance, expected: readonly string[
   instance.sampler.stop();
   const figures = work.result.figures;
   if (cpu !== undefined) figures.cpuSeconds = stats.round(cpu);
+  figures.serverCpuSeconds = stats.round(serverCpu(work.context) - work.serverCpuAtStart);
   figures.peakRssMiB = stats.round(instance.sampler.peakRssBytes / MiB);
   const problems = await objects.checkEndState(
     work.context.transport,
@@ -336,6 +369,10 @@ function countRequests(work: Work, records: readonly auditing.AuditRecord[]): vo
       }`,
     );
   }
+}
+
+function serverCpu(context: Context): number {
+  return context.serverPids.reduce((sum, pid) => sum + (sampling.treeCpuSeconds(pid) ?? 0), 0);
 }
 
 function handleTimeout(count: number): number {
