@@ -153,7 +153,7 @@ async function cleanup(registry: registries.OperatorRegistry, shared: Shared): P
   try {
     await activities.runActivity({ activity: "cleanup", handlers, memo, settings, clock });
   } catch (error) {
-    log.error(`The cleanup did not complete: ${messageOf(error)}`, { error });
+    log.error(`The cleanup did not complete: ${messageOf(error)}`);
   }
 }
 
@@ -379,7 +379,9 @@ export async function run(options: RunOptions = {}): Promise<number> {
     await operator({ ...options, settings, signal });
     return 0;
   } catch (error) {
-    log.fatal(`The operator cannot run: ${messageOf(error)}`, { error });
+    // An activity's failure is the handlers' story, told in their log lines: no stack trace.
+    const properties = error instanceof activities.ActivityError ? {} : { error };
+    log.fatal(`The operator cannot run: ${messageOf(error)}`, properties);
     return 1;
   } finally {
     for (const s of signals) Deno.removeSignalListener(s, onSignal);
