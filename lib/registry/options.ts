@@ -181,10 +181,10 @@ export function splitActivityArguments(kind: ids.ActivityKind, args: unknown[]):
   if (args.length < 1 || args.length > 2) {
     check.fail(`pass (fn) or (options, fn); got ${args.length} arguments`);
   }
+  if (args.length >= 2 && (typeof first === "string" || typeof first === "symbol")) {
+    check.fail(`activities are not for resources: pass (fn) or (options, fn)`);
+  }
   if (typeof fn !== "function") {
-    if (typeof first === "string" && args.length === 2) {
-      check.fail(`activities are not for resources: pass (fn) or (options, fn)`);
-    }
     check.fail(`the handler must be a function, got ${typeName(fn)}`);
   }
   return { options: check.options(options), fn: fn as handlers.HandlerFn };
