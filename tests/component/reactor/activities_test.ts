@@ -2,7 +2,7 @@
 // (their settings and memo applied, their retries honoured, their failure fatal), cleanup
 // handlers after the stop, and login handlers giving (and renewing) the connection.
 
-import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
+import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import * as cli from "../../../cli.ts";
 import * as clocks from "../../../lib/async/clock.ts";
 import * as logging from "../../../lib/engines/logging.ts";

@@ -192,10 +192,11 @@ Deno.test("activity handlers are typed by what they receive and return", () => {
     memo.ready = activity === "startup" && retry >= 0;
     logger.info("typed");
   });
-  on.login({ registry }, async ({ param }) => ({
-    server: "https://127.0.0.1:6443",
-    token: String(param),
-  }));
+  on.login({ registry }, ({ param }) =>
+    Promise.resolve({
+      server: "https://127.0.0.1:6443",
+      token: String(param),
+    }));
   // Never called: the type checker is the test.
   const _typeErrors = () => {
     // @ts-expect-error: a login handler returns a connection, not a number
