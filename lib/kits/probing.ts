@@ -213,6 +213,11 @@ export class ProbeCache {
     return this.#running;
   }
 
+  /** Forgets the results: the next call runs the probes again. */
+  invalidate(): void {
+    this.#cached = undefined;
+  }
+
   async #collect(): Promise<ProbeResults> {
     const handlers = this.#source.registry.activityHandlers("probe");
     const results: ProbeResults = { probes: {}, probeErrors: {} };
@@ -238,7 +243,7 @@ export class ProbeCache {
  * Serves the watchers' health at the URL's host, port and path (`http:` only, as Kopf): GET
  * answers 200 with a `HealthReport` when every watcher is healthy and every probe handler of
  * `options.probes` succeeds, else 503 with the same JSON. Probes run on request, at most every
- * `probeCacheSeconds`. Other paths answer 404. Binding fails at once (address in use, no
+ * `probeCacheSeconds` (always while no watcher has started: the startup may be under way). Other paths answer 404. Binding fails at once (address in use, no
  * permission) by throwing.
  *
  * @example Serving the health map that `run()` fills
@@ -275,6 +280,8 @@ export function serveLiveness(
       return new Response("Method not allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });
     }
     const probed = probes === undefined ? undefined : await probes.results();
+    // While the operator starts, its startup handlers may still fill the memo the probes read.
+    if (health.size === 0) probes?.invalidate();
     const report = healthReport(health, options, probed);
     if (report.status !== "ok") {
       const failed = Object.keys(report.probeErrors).map((id) => `probe "${id}"`);
