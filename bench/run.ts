@@ -82,6 +82,7 @@ async function main(args: readonly string[]): Promise<number> {
     apiserverVersion = plane.apiserverVersion;
     const context: scenarios.Context = {
       transport: plane.transport,
+      watchTransport: plane.watchTransport,
       kubeconfigPath: plane.kubeconfigPath,
       audit: plane.auditLogPath
         ? new auditing.AuditLog(plane.auditLogPath, plane.transport)

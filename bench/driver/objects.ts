@@ -71,8 +71,13 @@ export class Tracker implements AsyncDisposable {
   readonly #done: Promise<void>;
   #failure: unknown;
 
+  /**
+   * `transport` sends the driver's requests; `watchTransport` (a connection of its own) carries
+   * the watch.
+   */
   constructor(
     readonly transport: transports.Transport,
+    readonly watchTransport: transports.Transport,
     readonly namespace: string,
     readonly variant: operators.Variant,
   ) {
@@ -148,7 +153,7 @@ export class Tracker implements AsyncDisposable {
   }
 
   async #follow(synced: () => void): Promise<void> {
-    const stream = watching.watchBatches<BenchObject>(this.transport, plane.BENCH_OBJECTS, {
+    const stream = watching.watchBatches<BenchObject>(this.watchTransport, plane.BENCH_OBJECTS, {
       namespace: this.namespace,
       signal: this.#stop.signal,
     });

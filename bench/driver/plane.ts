@@ -56,6 +56,12 @@ export interface Plane extends AsyncDisposable {
   /** `<dir>/audit.log`, or undefined when started without an audit log. */
   readonly auditLogPath: string | undefined;
   readonly transport: transports.Transport;
+  /**
+   * The driver's client for its watch: a connection of its own, so the watch stream never waits
+   * behind the driver's creates on one HTTP/2 connection (kube-apiserver closes a watch whose
+   * reader falls behind, and the driver's times of "status visible" would lag).
+   */
+  readonly watchTransport: transports.Transport;
   /** `kube-apiserver --version`, e.g. `v1.37.2`. */
   readonly apiserverVersion: string;
   /** kube-apiserver and etcd, whose CPU time each run costs the server side. */
@@ -83,10 +89,9 @@ export async function startPlane(
   }
   const plane = await cluster.startControlPlane({ dir, apiserverArgs: args, log: options.log });
   try {
-    const transport = new transports.Transport(
-      await kubeconfig.loadKubeconfig({ kubeconfig: plane.kubeconfigPath }),
-      { userAgent: DRIVER_USER_AGENT },
-    );
+    const connection = await kubeconfig.loadKubeconfig({ kubeconfig: plane.kubeconfigPath });
+    const transport = new transports.Transport(connection, { userAgent: DRIVER_USER_AGENT });
+    const watchTransport = new transports.Transport(connection, { userAgent: DRIVER_USER_AGENT });
     await installCrd(transport);
     const version = await transport.request<{ gitVersion?: string }>("GET", "/version");
     return {
@@ -94,12 +99,14 @@ export async function startPlane(
       server: plane.server,
       auditLogPath,
       transport,
+      watchTransport,
       apiserverVersion: version.gitVersion ?? "unknown",
       serverPids: [plane.pids["kube-apiserver"], plane.pids.etcd].filter((pid) =>
         pid !== undefined
       ),
       async [Symbol.asyncDispose]() {
         transport.close();
+        watchTransport.close();
         await plane.stop();
       },
     };

@@ -33,6 +33,8 @@ export const VARIANTS: Record<options.ScenarioName, operators.Variant> = {
 /** What every scenario needs. */
 export interface Context {
   readonly transport: transports.Transport;
+  /** The driver's watch connection. */
+  readonly watchTransport: transports.Transport;
   readonly kubeconfigPath: string;
   readonly audit: auditing.AuditLog | undefined;
   /** kube-apiserver and etcd. */
@@ -110,7 +112,12 @@ export async function runScenario(
   };
   await objects.createNamespace(context.transport, namespace);
   try {
-    await using tracker = new objects.Tracker(context.transport, namespace, variant);
+    await using tracker = new objects.Tracker(
+      context.transport,
+      context.watchTransport,
+      namespace,
+      variant,
+    );
     await tracker.synced();
     work.tracker = tracker;
     await SCENARIOS[scenario](work);
@@ -143,7 +150,12 @@ export async function warmUp(context: Context): Promise<void> {
   const namespace = `bench-warm-up-${crypto.randomUUID().slice(0, 4)}`;
   await objects.createNamespace(context.transport, namespace);
   {
-    await using tracker = new objects.Tracker(context.transport, namespace, "create");
+    await using tracker = new objects.Tracker(
+      context.transport,
+      context.watchTransport,
+      namespace,
+      "create",
+    );
     await tracker.synced();
     await objects.createAtOnce(tracker, objects.names(200));
     await objects.checkEndState(context.transport, namespace, "create", []);
