@@ -14,6 +14,11 @@ import type * as references from "../structs/references.ts";
 export interface Applied {
   /** The resourceVersion of the last successful response, if any request was sent. */
   readonly resourceVersion: string | undefined;
+  /**
+   * The resourceVersions of the earlier responses: states of the object between our writes,
+   * which the watch delivers before the last one and which must never be acted upon.
+   */
+  readonly intermediate: readonly string[];
   /** The object no longer exists. */
   readonly gone: boolean;
   /** A guarded JSON patch met a newer object and was not applied. */
@@ -33,6 +38,7 @@ export async function apply(
   const namespace = body.metadata?.namespace;
   let freshest: api.KubernetesObject = body;
   let resourceVersion: string | undefined;
+  const intermediate: string[] = [];
   for (const request of requests) {
     const options = {
       namespace,
@@ -56,20 +62,24 @@ export async function apply(
           type: "json",
         });
       }
-      resourceVersion = freshest.metadata?.resourceVersion ?? resourceVersion;
+      const written = freshest.metadata?.resourceVersion;
+      if (written !== undefined) {
+        if (resourceVersion !== undefined) intermediate.push(resourceVersion);
+        resourceVersion = written;
+      }
     } catch (error) {
       if (error instanceof errors.ApiNotFoundError) {
         logger.debug("Patching was skipped: the object does not exist anymore");
-        return { resourceVersion, gone: true, conflicted: false };
+        return { resourceVersion, intermediate, gone: true, conflicted: false };
       }
       if (error instanceof errors.ApiInvalidError && request.type === "json") {
         logger.debug(
           "The object changed meanwhile; the rest of the patch waits for the next cycle",
         );
-        return { resourceVersion, gone: false, conflicted: true };
+        return { resourceVersion, intermediate, gone: false, conflicted: true };
       }
       throw error;
     }
   }
-  return { resourceVersion, gone: false, conflicted: false };
+  return { resourceVersion, intermediate, gone: false, conflicted: false };
 }

@@ -23,12 +23,28 @@ import * as queueing from "./queueing.ts";
 /** What the worker remembers of an object between events. */
 export interface Memory extends processing.ObjectMemory {
   /** After our write: the resourceVersion to see on the watch before trusting its states. */
-  expected: { resourceVersion: string; until: number; seen: boolean } | undefined;
+  expected: Expectation | undefined;
   /**
    * resourceVersions that arrived while the object was being processed: the echo of our write
    * may come on the watch before the write's own response does.
    */
   arrived: Set<string> | undefined;
+}
+
+/** What the watch must bring back after our writes before its states can be trusted. */
+export interface Expectation {
+  /** The resourceVersion of our last write. */
+  readonly resourceVersion: string;
+  /** Until when to wait for it; then later states are trusted anyway (someone else wrote). */
+  readonly until: number;
+  /** It arrived on the watch. */
+  seen: boolean;
+  /**
+   * Our earlier writes not yet seen: the states between them are ours and stale for sure, so
+   * they are skipped even after the timeout (a lagging watch would otherwise run a handler
+   * again on the state before its success was written).
+   */
+  readonly superseded: ReadonlySet<string>;
 }
 
 /** Everything one watcher needs. */
@@ -161,8 +177,11 @@ async function processAndApply(
 ): Promise<queueing.Processed> {
   const { clock, settings } = options;
   const expected = memory.expected;
+  const rv = event.object.metadata?.resourceVersion;
+  const ours = expected !== undefined && !expected.seen && rv !== undefined &&
+    expected.superseded.has(rv);
   const consistent = event.type === "DELETED" || !expected || expected.seen ||
-    clock.now() >= expected.until;
+    (!ours && clock.now() >= expected.until);
   if (consistent) memory.expected = undefined;
   const result = await processing.processEvent({
     resource: options.resource,
@@ -184,6 +203,8 @@ async function processAndApply(
   if (result.postponed && expected) {
     logger.debug("Waiting for our last write to come back before running handlers");
     report();
+    // A state between our own writes: the newer one is surely on its way; no timer needed.
+    if (ours) return {};
     return { delay: Math.max(0, (expected.until - clock.now()) / 1000) };
   }
   const applied = await applying.apply(
@@ -197,10 +218,15 @@ async function processAndApply(
   report();
   const before = event.object.metadata?.resourceVersion;
   if (applied.resourceVersion !== undefined && applied.resourceVersion !== before) {
+    const unseen = memory.expected && !memory.expected.seen
+      ? [...memory.expected.superseded, memory.expected.resourceVersion]
+      : [];
+    const seen = memory.arrived?.has(applied.resourceVersion) ?? false;
     memory.expected = {
       resourceVersion: applied.resourceVersion,
       until: clock.now() + settings.persistence.consistencyTimeoutSeconds * 1000,
-      seen: memory.arrived?.has(applied.resourceVersion) ?? false,
+      seen,
+      superseded: new Set(seen ? [] : [...unseen, ...applied.intermediate]),
     };
     // Our write comes back as an event: a retry due now would only race it.
     if (result.delay === 0) return {};

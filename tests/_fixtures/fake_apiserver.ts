@@ -143,6 +143,21 @@ export class FakeApiServer implements AsyncDisposable {
     for (const watch of [...this.#watches]) watch.abort();
   }
 
+  /** Makes every open watch lag: its events are kept back until released. */
+  holdWatches(): void {
+    for (const watch of this.#watches) watch.hold();
+  }
+
+  /** Sends `count` held events of every open watch (all by default, and they flow again). */
+  releaseWatches(count?: number): void {
+    for (const watch of this.#watches) watch.release(count);
+  }
+
+  /** How many events the open watches hold back in total. */
+  get heldEvents(): number {
+    return [...this.#watches].reduce((sum, watch) => sum + watch.heldEvents, 0);
+  }
+
   /** How many watch streams are open now (a test can wait for a reconnect before a drop). */
   get openWatches(): number {
     return this.#watches.size;

@@ -28,6 +28,8 @@ export class Watch implements Subscriber {
   #sent = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closeHandlers: (() => void)[] = [];
+  /** Lines kept back while the watch is held (a lagging watch); undefined when flowing. */
+  #held: string[] | undefined;
 
   constructor(body: BodyStream, options: WatchOptions) {
     this.#body = body;
@@ -102,6 +104,24 @@ export class Watch implements Subscriber {
     this.#body.end();
   }
 
+  /** Keeps events back from now on, as a watch lagging behind the storage would. */
+  hold(): void {
+    this.#held ??= [];
+  }
+
+  /** Sends the first `count` held events (all by default; then the watch flows again). */
+  release(count = Infinity): void {
+    if (!this.#held) return;
+    const lines = this.#held.splice(0, count);
+    if (count === Infinity) this.#held = undefined;
+    for (const line of lines) this.#push(line);
+  }
+
+  /** How many events are held back. */
+  get heldEvents(): number {
+    return this.#held?.length ?? 0;
+  }
+
   abort(): void {
     this.#body.abort();
   }
@@ -119,7 +139,14 @@ export class Watch implements Subscriber {
 
   #line(event: Json): void {
     if (!this.open) return;
-    this.#body.push(JSON.stringify(event) + "\n");
+    const line = JSON.stringify(event) + "\n";
+    if (this.#held) this.#held.push(line);
+    else this.#push(line);
+  }
+
+  #push(line: string): void {
+    if (!this.open) return;
+    this.#body.push(line);
     this.#sent++;
     if (
       this.#options.dropAfterEvents !== undefined && this.#sent >= this.#options.dropAfterEvents
