@@ -27,7 +27,7 @@ export interface Slot<T, M> {
   readonly key: string;
   /** What processing keeps for the object (memo, resume flags, consistency expectations). */
   readonly memory: M;
-  /** The last event processed or waiting: the state a retry replays. */
+  /** The last event waiting or to be replayed by a retry timer; dropped when neither. */
   last: ObjectEvent<T> | undefined;
 }
 
@@ -166,6 +166,8 @@ export class ObjectQueue<T, M> {
       }
       if (outcome.delay !== undefined && !slot.pending) this.#schedule(slot, outcome.delay);
     }
+    // Nothing will replay it: do not keep the body of every idle object in memory.
+    if (!slot.timer && !slot.pending) slot.last = undefined;
   }
 
   /** Re-processes the object's last state after `seconds`, unless a new event comes first. */
