@@ -253,7 +253,7 @@ export class Transport implements Disposable {
         method,
         headers,
         body: body ?? null,
-        client: this.#client(credentials.clientCertificate),
+        client: this.#client(credentials.clientCertificate, !Number.isFinite(timeoutSeconds)),
         ...(signal ? { signal } : {}),
       });
       report(response.status);
@@ -328,9 +328,14 @@ export class Transport implements Disposable {
     });
   }
 
-  #client(certificate: connections.ClientCertificate | undefined): Deno.HttpClient {
-    // Exec plugins may rotate the client certificate: one HTTP client per certificate.
-    const key = certificate ? certificate.cert : "";
+  #client(
+    certificate: connections.ClientCertificate | undefined,
+    streaming: boolean,
+  ): Deno.HttpClient {
+    // Exec plugins may rotate the client certificate: one HTTP client per certificate. Streams
+    // get connections of their own: multiplexed with a burst of patches on one HTTP/2
+    // connection, a watch was read too slowly and kube-apiserver closed it as unresponsive.
+    const key = `${streaming ? "stream" : "request"}:${certificate ? certificate.cert : ""}`;
     let client = this.#clients.get(key);
     if (!client) {
       const options: Deno.CreateHttpClientOptions & Partial<Deno.TlsCertifiedKeyPem> = {

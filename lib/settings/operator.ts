@@ -36,7 +36,11 @@ export interface ExecutionSettings {
 
 /** How objects are queued and processed. */
 export interface QueueingSettings {
-  /** Objects processed at the same time, per watched resource and namespace; each object serially. */
+  /**
+   * Objects processed at the same time, per watched resource and namespace; each object
+   * serially. High, as Kopf's is unlimited: each object waits mostly for the API server, and a
+   * burst of creations is handled as fast as the server answers (its flow control protects it).
+   */
   workerLimit: number;
   /** Delays after unexpected framework errors of one object (the last one repeats). */
   errorDelaysSeconds: number[];
@@ -79,7 +83,7 @@ export function defaultSettings(): OperatorSettings {
       lifecycle: "all_at_once",
     },
     queueing: {
-      workerLimit: 100,
+      workerLimit: 1000,
       errorDelaysSeconds: [1, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377, 610],
       exitTimeoutSeconds: 10,
     },
