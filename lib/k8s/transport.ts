@@ -4,6 +4,7 @@
 // It knows URLs and status codes, never resources or handlers.
 
 import * as backoff from "../async/backoff.ts";
+import * as signals from "../async/signals.ts";
 import * as clocks from "../async/clock.ts";
 import type * as networking from "../settings/networking.ts";
 import * as networkingDefaults from "../settings/networking.ts";
@@ -121,8 +122,13 @@ export class Transport implements Disposable {
 
   /** Sends a request and returns the parsed JSON body (or `undefined` for an empty body). */
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
-    const response = await this.#send(method, path, options);
-    const text = await this.#readText(response, method, path, options.signal);
+    const { response, done } = await this.#send(method, path, options);
+    let text: string;
+    try {
+      text = await this.#readText(response, method, path, options.signal, done);
+    } finally {
+      done.dispose();
+    }
     if (!text) return undefined as T;
     try {
       return JSON.parse(text) as T;
@@ -146,11 +152,12 @@ export class Transport implements Disposable {
     path: string,
     options: RequestOptions = {},
   ): Promise<ReadableStream<Uint8Array>> {
-    const response = await this.#send(method, path, {
+    const { response, done } = await this.#send(method, path, {
       retries: 0,
       timeoutSeconds: Infinity,
       ...options,
     });
+    done.dispose(); // no timeout to clear; the caller's signal goes straight to fetch
     if (!response.body) {
       throw new errors.TransportError(
         `${method} ${this.#url(path)} returned no body`,
@@ -184,7 +191,12 @@ export class Transport implements Disposable {
     return url;
   }
 
-  async #send(method: string, path: string, options: RequestOptions): Promise<Response> {
+  /** Sends with retries; `done` must be disposed once the body is read (it holds the timeout). */
+  async #send(
+    method: string,
+    path: string,
+    options: RequestOptions,
+  ): Promise<{ response: Response; done: signals.LinkedSignal }> {
     const url = this.#url(path, options.query);
     const retries = options.retries ?? this.settings.retries;
     const delays = new backoff.Backoff({
@@ -198,9 +210,13 @@ export class Transport implements Disposable {
       let error: errors.KubernetesError;
       const credentials = await this.connection.authenticator.credentials(options.signal);
       try {
-        const response = await this.#fetch(method, url, credentials, options);
-        if (response.ok) return response;
-        error = await this.#errorOf(response, method, url, options.signal);
+        const sent = await this.#fetch(method, url, credentials, options);
+        if (sent.response.ok) return sent;
+        try {
+          error = await this.#errorOf(sent.response, method, url, options.signal);
+        } finally {
+          sent.done.dispose();
+        }
       } catch (e) {
         if (!(e instanceof errors.TransportError)) throw e;
         error = e;
@@ -225,7 +241,7 @@ export class Transport implements Disposable {
     url: string,
     credentials: connections.Credentials,
     options: RequestOptions,
-  ): Promise<Response> {
+  ): Promise<{ response: Response; done: signals.LinkedSignal }> {
     const headers: Record<string, string> = {
       "Accept": options.accept ?? "application/json",
       // No compression: kube-apiserver gzips even watch streams when asked, and Deno's
@@ -241,11 +257,10 @@ export class Transport implements Disposable {
       headers["Content-Type"] = options.contentType ?? "application/json";
     }
     const timeoutSeconds = options.timeoutSeconds ?? this.settings.requestTimeoutSeconds;
-    const timeout = Number.isFinite(timeoutSeconds)
-      ? AbortSignal.timeout(timeoutSeconds * 1000)
-      : undefined;
-    const signals = [options.signal, timeout].filter((s): s is AbortSignal => s !== undefined);
-    const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
+    const streaming = !Number.isFinite(timeoutSeconds);
+    // The timeout covers the body too: it is cleared when the caller disposes `done`.
+    const done = signals.linkedSignal(streaming ? [] : [options.signal], timeoutSeconds * 1000);
+    const signal = streaming ? options.signal : done.signal;
     const report = (status: number) =>
       this.#onResponse?.({ method, url, status, contentType: headers["Content-Type"] });
     try {
@@ -253,15 +268,16 @@ export class Transport implements Disposable {
         method,
         headers,
         body: body ?? null,
-        client: this.#client(credentials.clientCertificate, !Number.isFinite(timeoutSeconds)),
+        client: this.#client(credentials.clientCertificate, streaming),
         ...(signal ? { signal } : {}),
       });
       report(response.status);
-      return response;
+      return { response, done };
     } catch (cause) {
+      done.dispose();
       report(0);
       if (options.signal?.aborted) throw options.signal.reason;
-      if (timeout?.aborted) {
+      if (done.timedOut) {
         throw new errors.TransportError(
           `${method} ${url} timed out after ${timeoutSeconds} s`,
           method,
@@ -283,12 +299,21 @@ export class Transport implements Disposable {
     method: string,
     path: string,
     signal?: AbortSignal,
+    done?: signals.LinkedSignal,
   ): Promise<string> {
     try {
       return await response.text();
     } catch (cause) {
       if (signal?.aborted) throw signal.reason;
       const url = this.#url(path);
+      if (done?.timedOut) {
+        throw new errors.TransportError(
+          `${method} ${url} timed out while reading the response`,
+          method,
+          url,
+          cause,
+        );
+      }
       throw new errors.TransportError(
         `${method} ${url} lost the connection while reading the response`,
         method,

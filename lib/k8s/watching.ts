@@ -20,6 +20,7 @@
 // bodies) to compute what vanished across a relist.
 
 import * as backoff from "../async/backoff.ts";
+import * as signals from "../async/signals.ts";
 import * as clocks from "../async/clock.ts";
 import * as references from "../structs/references.ts";
 import type * as settingsModule from "../settings/networking.ts";
@@ -194,9 +195,8 @@ export async function* watchBatches<T extends api.KubernetesObject = api.Kuberne
     mode: "watch" | "stream",
   ): AsyncGenerator<WatchEvent<T>[], void, undefined> {
     const connection = new AbortController();
-    const signal = options.signal
-      ? AbortSignal.any([options.signal, connection.signal])
-      : connection.signal;
+    const linked = signals.linkedSignal([options.signal, connection.signal]);
+    const signal = linked.signal;
     const inactivityMs = settings.inactivityTimeoutSeconds * 1000;
     const startedAt = clock.now();
     let lastActivity = clock.now();
@@ -338,6 +338,7 @@ export async function* watchBatches<T extends api.KubernetesObject = api.Kuberne
     } finally {
       stopTimer.abort();
       connection.abort();
+      linked.dispose();
       await watchdog;
     }
   }

@@ -4,6 +4,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import type * as clocks from "../async/clock.ts";
+import * as signals from "../async/signals.ts";
 import type * as api from "../k8s/api.ts";
 import type * as discovery from "../k8s/discovery.ts";
 import * as errors from "../k8s/errors.ts";
@@ -194,15 +195,15 @@ export function settlingRescans(
     series?.abort();
     const current = new AbortController();
     series = current;
-    const signal = AbortSignal.any([options.signal, current.signal]);
+    const linked = signals.linkedSignal([options.signal, current.signal]);
     request();
     (async () => {
       let slept = 0;
       for (const at of settleMs) {
-        await options.clock.sleep(at - slept, signal);
+        await options.clock.sleep(at - slept, linked.signal);
         slept = at;
         request();
       }
-    })().catch(() => {}); // aborted by a newer change or by the stop
+    })().catch(() => {}).finally(() => linked.dispose()); // ended, or aborted by a change or stop
   };
 }

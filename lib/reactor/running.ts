@@ -7,6 +7,7 @@
 import type { LogRecord, Sink } from "@logtape/logtape";
 import { getLogger } from "@logtape/logtape";
 import * as clocks from "../async/clock.ts";
+import * as signals from "../async/signals.ts";
 import type * as connections from "../k8s/connections.ts";
 import * as discovery from "../k8s/discovery.ts";
 import * as kubeconfig from "../k8s/kubeconfig.ts";
@@ -241,7 +242,8 @@ async function serveAll(
     for (const [key, { resource, namespace }] of wanted) {
       if (running.has(key)) continue;
       const stop = new AbortController();
-      const signal = AbortSignal.any([watchStop.signal, stop.signal]);
+      const linked = signals.linkedSignal([watchStop.signal, stop.signal]);
+      const signal = linked.signal;
       const watchHealth = watching.newHealth(clock);
       health.set(key, watchHealth);
       const done = serving.serve({
@@ -258,7 +260,7 @@ async function serveAll(
         memo: shared.memo,
       }).catch((error) => {
         if (!signal.aborted) log.error(`The watcher of ${key} failed: ${error}`, { error });
-      });
+      }).finally(() => linked.dispose());
       running.set(key, { stop, done });
     }
   };
