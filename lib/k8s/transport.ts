@@ -93,6 +93,7 @@ export class Transport implements Disposable {
   readonly #userAgent: string;
   readonly #onResponse: ((exchange: Exchange) => void) | undefined;
   #clients = new Map<string, Deno.HttpClient>();
+  #lane = 0;
 
   constructor(connection: connections.Connection, options: TransportOptions = {}) {
     if (connection.insecureSkipTlsVerify && !options.insecureSkipTlsVerifyProcessWide) {
@@ -360,7 +361,11 @@ export class Transport implements Disposable {
     // Exec plugins may rotate the client certificate: one HTTP client per certificate. Streams
     // get connections of their own: multiplexed with a burst of patches on one HTTP/2
     // connection, a watch was read too slowly and kube-apiserver closed it as unresponsive.
-    const key = `${streaming ? "stream" : "request"}:${certificate ? certificate.cert : ""}`;
+    // Requests take turns over a few connections: on one, a burst queued behind the server's
+    // per-connection stream limit and fell 10 s behind a client creating 5,000 objects.
+    const pool = Math.max(1, this.settings.connections);
+    const lane = streaming ? "stream" : `request${this.#lane++ % pool}`;
+    const key = `${lane}:${certificate ? certificate.cert : ""}`;
     let client = this.#clients.get(key);
     if (!client) {
       const options: Deno.CreateHttpClientOptions & Partial<Deno.TlsCertifiedKeyPem> = {

@@ -4,6 +4,11 @@
 
 /** How single API requests are made and retried. */
 export interface NetworkingSettings {
+  /**
+   * HTTP connections that requests take turns on (watches have their own): one HTTP/2
+   * connection caps the requests in flight at the server's stream limit per connection.
+   */
+  connections: number;
   /** A non-watch request that takes longer is aborted (and retried if retries remain). */
   requestTimeoutSeconds: number;
   /** Retries of one request after connection errors, 429 and 5xx (not after 4xx). */
@@ -42,6 +47,7 @@ export interface WatchingSettings {
 /** The defaults of the client's request handling. */
 export function defaultNetworking(): NetworkingSettings {
   return {
+    connections: 4,
     requestTimeoutSeconds: 60,
     retries: 6,
     retryInitialDelaySeconds: 0.25,
