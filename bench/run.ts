@@ -222,7 +222,7 @@ function renderMarkdown(
     "",
     reports.table(summary, chosen.scenarios, chosen.sizes),
     "",
-    "## Minima",
+    "## Minima (for ↑ figures the worst repetition, for ↓ figures the best)",
     "",
     reports.table(summary, chosen.scenarios, chosen.sizes, "min"),
     "",

@@ -74,7 +74,9 @@ export async function startPlane(
 ): Promise<Plane> {
   const dir = await Deno.makeTempDir({ prefix: "kopf-bench-plane-" });
   const auditLogPath = options.audit ? `${dir}/audit.log` : undefined;
-  const args: string[] = [];
+  // The clean-up deletes each run's objects with one collection delete: several workers make
+  // that of 10,000 objects take seconds instead of ~20 s (the default is 1 worker).
+  const args: string[] = ["--delete-collection-workers=16"];
   if (auditLogPath) {
     await Deno.writeTextFile(`${dir}/audit-policy.yaml`, AUDIT_POLICY);
     args.push(
