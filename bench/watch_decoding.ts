@@ -8,6 +8,9 @@
 //   batches  the watcher as the reactor consumes it: watchBatches() over a stream of those
 //            chunks (state machine, RV bookkeeping, typed events), fed by a transport stub
 //   watcher  the same, one event per await: watch()
+//   pipeline the whole serving path with a no-op `on.event` handler: watcher, per-object
+//            queues (1,000 workers), processing, the handler; events of a busy object
+//            coalesce (latest wins), so it ends when every object's last event was handled
 // Usage: deno task bench:watch [--events 20000] [--rounds 7] [--json]
 
 import { parseArgs } from "node:util";
@@ -16,6 +19,11 @@ import * as watching from "../lib/k8s/watching.ts";
 import * as transports from "../lib/k8s/transport.ts";
 import * as connections from "../lib/k8s/connections.ts";
 import type * as references from "../lib/structs/references.ts";
+import * as clocks from "../lib/async/clock.ts";
+import * as serving from "../lib/reactor/serving.ts";
+import * as registering from "../lib/registry/registering.ts";
+import * as registries from "../lib/registry/registries.ts";
+import * as operatorSettings from "../lib/settings/operator.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -151,6 +159,47 @@ const variants: Record<string, () => Promise<number>> = {
     }
     return n;
   },
+};
+
+/** The resourceVersion of each object's last event: the pipeline is done when all are handled. */
+const finalVersions = new Set(
+  Array.from({ length: Math.min(OBJECTS, EVENTS) }, (_, o) => {
+    const last = EVENTS - 1 - ((EVENTS - 1 - o) % OBJECTS);
+    return String(1000 + last);
+  }),
+);
+
+variants.pipeline = async () => {
+  const stop = new AbortController();
+  const transport = new StubTransport(stop);
+  const registry = new registries.OperatorRegistry();
+  let handled = 0;
+  registering.event("kopfexamples.v1.kopf.dev", { registry }, function noop() {
+    handled++;
+  });
+  let remaining = finalVersions.size;
+  const done = Promise.withResolvers<void>();
+  const running = serving.serve({
+    transport,
+    resource,
+    namespace: undefined,
+    registry,
+    settings: operatorSettings.defaultSettings(),
+    clock: clocks.realClock,
+    signal: stop.signal,
+    handlerSignal: new AbortController().signal,
+    health: watching.newHealth(clocks.realClock),
+    onProcessed: ({ event }) => {
+      if (finalVersions.has(event.object.metadata?.resourceVersion ?? "") && --remaining === 0) {
+        done.resolve();
+      }
+    },
+  });
+  await done.promise;
+  stop.abort();
+  await running;
+  if (handled < finalVersions.size) throw new Error(`the handler ran ${handled} times only`);
+  return EVENTS;
 };
 
 const results: Record<string, { eventsPerSecond: number; mbPerSecond: number }> = {};

@@ -166,6 +166,9 @@ export async function executeOnce(
   return outcomes.success(result, subrefs);
 }
 
+/** Why a handler's timeout timer stops: it settled first. Never shown; it only ends a sleep. */
+const SETTLED = new DOMException("The handler settled", "AbortError");
+
 /** Calls the handler; with a timeout, stops waiting (and aborts its signal) when it passes. */
 async function invokeWithTimeout(
   handler: handlers.BaseHandler,
@@ -205,7 +208,7 @@ async function invokeWithTimeout(
     }
     return await Promise.race(racers);
   } finally {
-    timer.abort();
+    timer.abort(SETTLED); // a constant: a new DOMException per handler call is costly
     options.signal?.removeEventListener("abort", stop);
   }
 }

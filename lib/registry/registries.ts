@@ -15,6 +15,9 @@ import * as selectors from "./selectors.ts";
 interface ResourceHandlers {
   readonly changing: readonly handlers.ChangingHandler[];
   readonly watching: readonly handlers.WatchingHandler[];
+  /** The same, each function+id once (computed once: asked for on every event). */
+  readonly uniqueChanging: readonly handlers.ChangingHandler[];
+  readonly uniqueWatching: readonly handlers.WatchingHandler[];
 }
 
 /**
@@ -42,6 +45,9 @@ export class OperatorRegistry {
   readonly #watching: handlers.WatchingHandler[] = [];
   readonly #activities: handlers.ActivityHandler[] = [];
   readonly #cache = new Map<string, ResourceHandlers>();
+  // Resource objects are long-lived (one per watcher): looking them up by identity saves
+  // building the key string several times per event. Replaced whenever handlers change.
+  #byObject = new WeakMap<references.Resource, ResourceHandlers>();
 
   /**
    * Adds a handler.
@@ -70,6 +76,7 @@ export class OperatorRegistry {
     if (handler.kind === "changing") this.#changing.push(handler);
     else this.#watching.push(handler);
     this.#cache.clear();
+    this.#byObject = new WeakMap();
   }
 
   /** Every changing handler, in registration order. */
@@ -116,7 +123,7 @@ export class OperatorRegistry {
    * @throws {errors.RegistrationError} when two functions have one id for this resource.
    */
   changingHandlers(resource: references.Resource): readonly handlers.ChangingHandler[] {
-    return filters.deduplicated(this.#forResource(resource).changing);
+    return this.#forResource(resource).uniqueChanging;
   }
 
   /**
@@ -125,7 +132,7 @@ export class OperatorRegistry {
    * @throws {errors.RegistrationError} when two functions have one id for this resource.
    */
   watchingHandlers(resource: references.Resource): readonly handlers.WatchingHandler[] {
-    return filters.deduplicated(this.#forResource(resource).watching);
+    return this.#forResource(resource).uniqueWatching;
   }
 
   /** The changing handlers a cause of this resource runs (see `filters.selectChanging`). */
@@ -180,19 +187,29 @@ export class OperatorRegistry {
   }
 
   #forResource(resource: references.Resource): ResourceHandlers {
+    const known = this.#byObject.get(resource);
+    if (known !== undefined) return known;
     const key = `${references.fullName(resource)}:${resource.preferred ?? true}`;
     const cached = this.#cache.get(key);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined) {
+      this.#byObject.set(resource, cached);
+      return cached;
+    }
     const serves = (handler: handlers.AnyResourceHandler) =>
       handler.selector !== undefined &&
       selectors.check(selectors.parse(handler.selector), resource);
+    const changing = this.#changing.filter(serves);
+    const watching = this.#watching.filter(serves);
+    verifyUnique(changing, resource);
+    verifyUnique(watching, resource);
     const found: ResourceHandlers = {
-      changing: this.#changing.filter(serves),
-      watching: this.#watching.filter(serves),
+      changing,
+      watching,
+      uniqueChanging: filters.deduplicated(changing),
+      uniqueWatching: filters.deduplicated(watching),
     };
-    verifyUnique(found.changing, resource);
-    verifyUnique(found.watching, resource);
     this.#cache.set(key, found);
+    this.#byObject.set(resource, found);
     return found;
   }
 }

@@ -42,7 +42,11 @@ export function isObject(value: unknown): value is Record<string, unknown> {
  */
 export function resolve(obj: unknown, field: FieldSpec, fallback: unknown): unknown {
   let current = obj;
-  for (const key of parseField(field)) {
+  // A path is used as it is: this runs several times per event, a copy each time adds up.
+  const path = typeof field === "string" || field.some((part) => part === "")
+    ? parseField(field)
+    : field;
+  for (const key of path) {
     if (!isObject(current) || !Object.hasOwn(current, key)) return fallback;
     current = current[key];
   }
