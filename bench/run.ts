@@ -36,6 +36,9 @@ async function main(args: readonly string[]): Promise<number> {
   const began = performance.now();
   const date = new Date().toISOString().slice(0, 10);
   const machine = await machines.describe();
+  // Our operator runs from the working tree: note what it was when the run began.
+  const commit =
+    (await operators.run("git", ["describe", "--always", "--dirty"]).catch(() => "unknown")).trim();
   say(`${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}`);
 
   // First, while nothing else runs: the in-process pipeline benchmark.
@@ -113,7 +116,7 @@ async function main(args: readonly string[]): Promise<number> {
   const wallSeconds = Math.round((performance.now() - began) / 1000);
   const failed = runs.filter((run) => !run.ok);
   const summary = reports.summarise(runs);
-  const versions: Record<string, unknown> = { kubeApiserver: apiserverVersion };
+  const versions: Record<string, unknown> = { kubeApiserver: apiserverVersion, commit };
   for (const operator of prepared) versions[operator.name] = operator.versions;
   const results = {
     benchmark: "operators",
