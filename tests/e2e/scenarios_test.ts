@@ -1,4 +1,4 @@
-// Scenarios A–L (but G, H, K) of Kopf's API-call profile (kopf-features.md §2.2) end to end: an operator
+// Scenarios A–L (but H, K) of Kopf's API-call profile (kopf-features.md §2.2) end to end: an operator
 // in this process against the real control plane, counting the writes it sends per object and
 // comparing them with docs/api-calls.md.
 
@@ -235,6 +235,39 @@ scenario(
       await settled(op, world, "e");
       deepEqual(writesFor(op, "e").slice(before), [], "F: nothing");
       equal(updates.length, 1);
+    } finally {
+      await op.stop();
+    }
+  },
+);
+
+scenario(
+  "G: on.event handlers alone see every event and write nothing",
+  async (world) => {
+    const registry = new registries.OperatorRegistry();
+    const seen: string[] = [];
+    registering.event(R, { registry }, function event_fn({ type, name }) {
+      seen.push(`${type} ${name}`);
+    });
+    const op = await operators.startOperator({ ...world, registry });
+    try {
+      // Created after the initial listing, so that it comes as ADDED (a listed one has no type).
+      await op.until(
+        () => [...op.health.values()].some((h) => h.phase === "watching"),
+        "the operator to watch",
+      );
+      await createExample(world, "g");
+      await op.until(() => seen.includes("ADDED g"), "the creation to be seen");
+      await api.patchObject(world.transport, world.resource, "g", { spec: { field: "new" } }, {
+        namespace: world.namespace,
+      });
+      await op.until(() => seen.includes("MODIFIED g"), "the change to be seen");
+      await api.deleteObject(world.transport, world.resource, "g", {
+        namespace: world.namespace,
+      });
+      await op.until(() => seen.includes("DELETED g"), "the deletion to be seen");
+      deepEqual(seen, ["ADDED g", "MODIFIED g", "DELETED g"]);
+      deepEqual(op.writes(), [], "no writes at all");
     } finally {
       await op.stop();
     }
