@@ -16,13 +16,10 @@ import * as crdFixtures from "../_fixtures/crds.ts";
 import * as e2e from "../_fixtures/e2e.ts";
 import * as operators from "../_fixtures/operators.ts";
 
-/** Polls `probe` every 100 ms until it returns true; fails after `ms` naming `what`. */
-async function waitFor(probe: () => Promise<boolean>, what: string, ms: number): Promise<number> {
+/** Waits until `probe` holds (crdFixtures.eventually); resolves with the milliseconds it took. */
+async function timed(probe: () => Promise<boolean>, what: string, ms: number): Promise<number> {
   const began = Date.now();
-  while (!(await probe())) {
-    if (Date.now() - began > ms) throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await crdFixtures.eventually(probe, what, ms);
   return Date.now() - began;
 }
 
@@ -83,18 +80,18 @@ Deno.test({
         () => before.every((n) => calls.get(`create ${n}`) === 1),
         "the first objects to be handled",
       );
-      await waitFor(async () => (await status()) === 200, "liveness 200 before the outage", 30_000);
+      await timed(async () => (await status()) === 200, "liveness 200 before the outage", 30_000);
 
       await plane.stopApiserver();
       const inactivityMs = settings.watching.inactivityTimeoutSeconds * 1000;
-      const unhealthyAfterMs = await waitFor(
+      const unhealthyAfterMs = await timed(
         async () => (await status()) === 503,
         "liveness 503 during the outage",
         inactivityMs,
       );
       await plane.compactEtcd();
       await plane.startApiserver();
-      const healthyAfterMs = await waitFor(
+      const healthyAfterMs = await timed(
         async () => (await status()) === 200,
         "liveness 200 after the outage",
         60_000,
@@ -124,7 +121,7 @@ Deno.test({
         "every change after the outage to be handled",
         60_000,
       );
-      await waitFor(
+      await timed(
         async () => (await remaining()).length === 15,
         "the deleted objects to be released",
         30_000,

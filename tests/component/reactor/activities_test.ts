@@ -8,7 +8,6 @@ import * as clocks from "../../../lib/async/clock.ts";
 import * as logging from "../../../lib/engines/logging.ts";
 import * as activities from "../../../lib/handling/activities.ts";
 import * as errors from "../../../lib/handling/errors.ts";
-import * as connections from "../../../lib/k8s/connections.ts";
 import type * as transports from "../../../lib/k8s/transport.ts";
 import * as diffbase from "../../../lib/persistence/diffbase.ts";
 import * as running from "../../../lib/reactor/running.ts";
@@ -17,6 +16,7 @@ import * as on from "../../../lib/registry/registering.ts";
 import * as registries from "../../../lib/registry/registries.ts";
 import * as operatorSettings from "../../../lib/settings/operator.ts";
 import { FakeApiServer } from "../../_fixtures/fake_apiserver.ts";
+import { plainConnection, until } from "../../_fixtures/fake_operator.ts";
 
 const EXAMPLES = {
   group: "kopf.dev",
@@ -27,28 +27,6 @@ const EXAMPLES = {
   subresources: ["status"],
 };
 const RESOURCE = "kopfexamples.v1.kopf.dev";
-const WAIT_MS = 10_000;
-
-/** Resolves once `condition` holds; fails after `ms` saying what was awaited. */
-async function until(condition: () => boolean, what: string, ms = WAIT_MS): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-/** A connection to a server that needs no credentials (the fake API server). */
-function plainConnection(server: string): connections.Connection {
-  return {
-    server,
-    caCerts: [],
-    insecureSkipTlsVerify: false,
-    namespace: "default",
-    source: "the fake API server",
-    authenticator: connections.anonymous,
-  };
-}
 
 /** The fake API server with KopfExamples, and an operator to start against it. */
 async function world() {

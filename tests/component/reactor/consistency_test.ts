@@ -2,13 +2,13 @@
 // between two of our own writes must never run a handler again, not even after the timeout.
 
 import { deepEqual, equal } from "node:assert/strict";
-import * as connections from "../../../lib/k8s/connections.ts";
 import * as running from "../../../lib/reactor/running.ts";
 import type * as serving from "../../../lib/reactor/serving.ts";
 import * as on from "../../../lib/registry/registering.ts";
 import * as registries from "../../../lib/registry/registries.ts";
 import * as operatorSettings from "../../../lib/settings/operator.ts";
 import { FakeApiServer } from "../../_fixtures/fake_apiserver.ts";
+import { plainConnection, until } from "../../_fixtures/fake_operator.ts";
 
 const EXAMPLES = {
   group: "kopf.dev",
@@ -18,14 +18,6 @@ const EXAMPLES = {
   namespaced: true,
   subresources: ["status"],
 };
-
-async function until(condition: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 Deno.test("a lagging watch: the state between our status and object writes runs nothing, even after the consistency timeout", async () => {
   await using server = await FakeApiServer.start({ resources: [EXAMPLES] });
@@ -46,14 +38,7 @@ Deno.test("a lagging watch: the state between our status and object writes runs 
     settings,
     namespaces: ["default"],
     signal: stop.signal,
-    connection: {
-      server: server.url,
-      caCerts: [],
-      insecureSkipTlsVerify: false,
-      namespace: "default",
-      source: "the fake API server",
-      authenticator: connections.anonymous,
-    },
+    connection: plainConnection(server.url),
     onProcessed: (report) => processed.push(report),
   });
   try {
