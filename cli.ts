@@ -28,6 +28,7 @@ import * as kubeconfig from "./lib/k8s/kubeconfig.ts";
 import * as args from "./lib/kits/arguments.ts";
 import * as loading from "./lib/kits/loading.ts";
 import * as probing from "./lib/kits/probing.ts";
+import * as coordinating from "./lib/reactor/coordinating.ts";
 import * as running from "./lib/reactor/running.ts";
 import * as registries from "./lib/registry/registries.ts";
 import * as operatorSettings from "./lib/settings/operator.ts";
@@ -45,8 +46,8 @@ Kopf for Deno ${VERSION}: Kubernetes operators as a few typed handler functions.
 
 Commands:
   run [paths|URLs...]   Run an operator from handler modules (see kopf run --help)
-  freeze, resume        Not available: they pause and resume peers, and peering is not
-                        implemented yet
+  freeze, resume        Not available yet: pause and resume peers by hand (Kopf's commands);
+                        run kopf run --dev for a live pause meanwhile
 
 Options:
   -h, --help            Show this help (or kopf <command> --help)
@@ -66,6 +67,8 @@ export interface CliControls extends
     | "onResponse"
     | "onProcessed"
     | "memo"
+    | "peering"
+    | "identity"
   > {
   /** A kubeconfig file to connect with (instead of KUBECONFIG, in-cluster, ~/.kube/config). */
   kubeconfig?: string;
@@ -111,7 +114,10 @@ export async function main(argv: string[], controls: CliControls = {}): Promise<
     return 0;
   }
   if (command === "freeze" || command === "resume") {
-    stderr(`kopf: "${command}" is not available: peering is not implemented yet`);
+    stderr(
+      `kopf: "${command}" is not available yet; to pause the deployed operator, run yours ` +
+        "with kopf run --dev (see docs/peering.md)",
+    );
     return 2;
   }
   stderr(
@@ -166,7 +172,6 @@ async function runCommand(
   registries.setDefaultRegistry(registry);
   let server: probing.LivenessServer | undefined;
   try {
-    warnAboutPeering(parsed);
     warnAboutPatterns(parsed.namespaces);
     let loaded: number;
     try {
@@ -199,13 +204,16 @@ async function runCommand(
       }
     }
     const settings = controls.settings ?? operatorSettings.defaultSettings();
+    args.applyPeering(parsed, settings);
     const health = controls.health ?? new Map();
+    const peering = controls.peering ?? coordinating.newReport();
     const memo = controls.memo ?? {};
     const clock = controls.clock;
     if (parsed.liveness !== undefined) {
       try {
         server = probing.serveLiveness(parsed.liveness, health, {
           watching: settings.watching,
+          peering,
           probes: { registry, memo, settings },
           ...(clock ? { clock } : {}),
         });
@@ -221,11 +229,13 @@ async function runCommand(
         "handleSignals",
         "onResponse",
         "onProcessed",
+        "identity",
       ]),
       registry,
       settings,
       health,
       memo,
+      peering,
       ...(connection ? { connection } : {}),
       ...(parsed.clusterwide ? { clusterwide: true } : { namespaces: parsed.namespaces }),
       ...(parsed.context ? { context: parsed.context } : {}),
@@ -240,14 +250,6 @@ async function runCommand(
 function hasHandlers(registry: registries.OperatorRegistry): boolean {
   return registry.allChangingHandlers().length + registry.allWatchingHandlers().length +
       registry.allActivityHandlers().length > 0;
-}
-
-function warnAboutPeering(parsed: args.RunArguments): void {
-  if (parsed.peering === undefined && parsed.priority === undefined) return;
-  log.warning(
-    "Peering is not implemented yet: -P/--peering, -p/--priority and --dev have no effect; " +
-      "this operator runs standalone, so run only one replica of it",
-  );
 }
 
 /** Kopf's rules make `-n a,b` serve only `a`: say so, as it is rarely what was meant. */

@@ -13,13 +13,16 @@
 //   reset by any received event) and re-watch from the last resourceVersion, no relist;
 // - 429: wait as `Retry-After` says, then re-watch;
 // - any other API error (401 after a refresh, 403, 404 when a CRD is gone): reported as an ERROR
-//   event, then retried with backoff (404 with a relist): the watch never ends silently.
+//   event, then retried with backoff (404 with a relist): the watch never ends silently;
+// - a pause (peering, leader election): the connection closes at once and nothing is requested
+//   until the pause ends; then a relist, which reports only what changed or vanished meanwhile.
 // Guarantees: resourceVersions are compared only for equality; RVs of the synthetic ADDED events
 // of a streaming list are not used as resume points; the generator ends only when its consumer
 // stops or the signal aborts. Caveat: the watcher keeps name, uid and RV of every object (not the
 // bodies) to compute what vanished across a relist.
 
 import * as backoff from "../async/backoff.ts";
+import type * as toggles from "../async/toggles.ts";
 import * as signals from "../async/signals.ts";
 import * as clocks from "../async/clock.ts";
 import * as references from "../structs/references.ts";
@@ -45,7 +48,7 @@ export type WatchEvent<T> =
   | { type: "ERROR"; error: errors.KubernetesError; retryInMs: number };
 
 /** The phases of the state machine, as the health endpoint reports them. */
-export type WatchPhase = "listing" | "streaming" | "watching" | "backoff" | "stopped";
+export type WatchPhase = "listing" | "streaming" | "watching" | "backoff" | "paused" | "stopped";
 
 /** Live state of one watcher, mutated in place; read by liveness probes and metrics. */
 export interface WatchHealth {
@@ -71,6 +74,8 @@ export interface WatchOptions {
   /** Updated in place as the watcher runs. */
   health?: WatchHealth | undefined;
   random?: (() => number) | undefined;
+  /** While on, the watcher closes its connection and waits; a relist follows the resume. */
+  pause?: Pick<toggles.ToggleSet, "on" | "listen" | "waitFor"> | undefined;
 }
 
 /** A fresh health record. */
@@ -97,6 +102,9 @@ class InactivityError extends errors.TransportError {
 
 /** Thrown inside the machine when a streaming list must give way to list + watch. */
 class FallbackToList extends Error {}
+
+/** Ends a watch connection when the watcher is paused. */
+class Paused extends Error {}
 
 /**
  * Watches a resource: lists (or stream-lists) the current state, then follows changes forever.
@@ -149,6 +157,14 @@ export async function* watchBatches<T extends api.KubernetesObject = api.Kuberne
   let resourceVersion: string | undefined; // undefined = must (re)list
   let streamList = settings.watchList;
   let listed = false;
+  // A pause closes the open connection at once and makes the next round a relist.
+  let connection: AbortController | undefined;
+  let pausedMeanwhile = false;
+  const unlisten = options.pause?.listen((on) => {
+    if (!on) return;
+    pausedMeanwhile = true;
+    connection?.abort(new Paused());
+  });
 
   const serverTimeout = () =>
     Math.round(
@@ -194,8 +210,9 @@ export async function* watchBatches<T extends api.KubernetesObject = api.Kuberne
   async function* follow(
     mode: "watch" | "stream",
   ): AsyncGenerator<WatchEvent<T>[], void, undefined> {
-    const connection = new AbortController();
-    const linked = signals.linkedSignal([options.signal, connection.signal]);
+    const ownConnection = new AbortController();
+    connection = ownConnection;
+    const linked = signals.linkedSignal([options.signal, ownConnection.signal]);
     const signal = linked.signal;
     const inactivityMs = settings.inactivityTimeoutSeconds * 1000;
     const startedAt = clock.now();
@@ -213,7 +230,7 @@ export async function* watchBatches<T extends api.KubernetesObject = api.Kuberne
         const due = Math.min(lastActivity + inactivityMs, deadline);
         const wait = due - clock.now();
         if (wait <= 0) {
-          connection.abort(
+          ownConnection.abort(
             clock.now() >= deadline ? new FallbackToList() : new InactivityError(
               `No data from the watch of ${
                 references.fullName(resource)
@@ -314,8 +331,8 @@ export async function* watchBatches<T extends api.KubernetesObject = api.Kuberne
         );
       }
     } catch (error) {
-      const reason = connection.signal.reason;
-      if (connection.signal.aborted && !options.signal?.aborted) throw reason;
+      const reason = ownConnection.signal.reason;
+      if (ownConnection.signal.aborted && !options.signal?.aborted) throw reason;
       if (error instanceof SyntaxError) {
         throw new errors.TransportError(
           `The watch of ${
@@ -337,7 +354,8 @@ export async function* watchBatches<T extends api.KubernetesObject = api.Kuberne
       throw error;
     } finally {
       stopTimer.abort();
-      connection.abort();
+      ownConnection.abort();
+      if (connection === ownConnection) connection = undefined;
       linked.dispose();
       await watchdog;
     }
@@ -346,6 +364,15 @@ export async function* watchBatches<T extends api.KubernetesObject = api.Kuberne
   try {
     while (!options.signal?.aborted) {
       try {
+        if (pausedMeanwhile || options.pause?.on) {
+          pausedMeanwhile = false;
+          if (options.pause?.on) {
+            health.phase = "paused";
+            await options.pause.waitFor(false, options.signal);
+          }
+          resourceVersion = undefined; // what changed meanwhile comes with a relist
+          continue;
+        }
         if (resourceVersion === undefined && streamList) {
           health.phase = "streaming";
           yield* follow("stream");
@@ -364,6 +391,7 @@ export async function* watchBatches<T extends api.KubernetesObject = api.Kuberne
         health.reconnects++;
       } catch (error) {
         if (options.signal?.aborted) break;
+        if (error instanceof Paused) continue;
         if (error instanceof FallbackToList) {
           streamList = false; // the server cannot stream lists: list + watch from now on
           continue;
@@ -393,6 +421,7 @@ export async function* watchBatches<T extends api.KubernetesObject = api.Kuberne
       }
     }
   } finally {
+    unlisten?.();
     health.phase = "stopped";
   }
 }

@@ -4,6 +4,7 @@
 
 import { parseArgs } from "node:util";
 import type * as logging from "../engines/logging.ts";
+import type * as operatorSettings from "../settings/operator.ts";
 import * as namespaces from "../structs/namespaces.ts";
 import * as probing from "./probing.ts";
 
@@ -62,16 +63,22 @@ const SECTIONS: readonly { title: string; note?: string; options: readonly Optio
   },
   {
     title: "Peering",
-    note: "Not implemented yet: these options are accepted for compatibility with Kopf and " +
-      "have no effect. Every operator runs standalone, so run one replica only.",
+    note: "Without these, the operator peers through the KopfPeering (or, with -A, " +
+      "ClusterKopfPeering) named default if the cluster serves the CRD, as Kopf does: the " +
+      "live peer with the highest priority runs, the others pause. See docs/peering.md.",
     options: [
-      { long: "standalone", type: "boolean", help: "Do not coordinate with other operators" },
+      {
+        long: "standalone",
+        type: "boolean",
+        help: "Do not coordinate with other operators: the only instance",
+      },
       {
         long: "peering",
         short: "P",
         type: "string",
         value: "NAME",
-        help: "The peering object to coordinate through",
+        help: "Require the peering object NAME (paused until it exists); " +
+          "lease or lease:NAME for leader election through a Lease",
       },
       {
         long: "priority",
@@ -196,9 +203,9 @@ export interface RunArguments {
   namespaces: string[];
   /** `-A`: all namespaces, with cluster-wide watches. */
   clusterwide: boolean;
-  /** `--standalone`. Peering is accepted but not implemented: kept for when it is. */
+  /** `--standalone`: no peering. */
   standalone: boolean;
-  /** `-P NAME`. */
+  /** `-P NAME`: a mandatory peering object, or `lease`/`lease:NAME` for a Lease. */
   peering: string | undefined;
   /** `-p N`, or 666 with `--dev`. */
   priority: number | undefined;
@@ -322,6 +329,9 @@ export function parseRunArgs(
   if (rawPriority !== undefined && !/^-?\d+$/.test(rawPriority)) {
     throw new UsageError(`The priority must be an integer, not "${rawPriority}"`);
   }
+  if (last("peering") === "") {
+    throw new UsageError("The peering name must not be empty: give NAME, lease or lease:NAME");
+  }
   const liveness = last("liveness");
   if (liveness !== undefined) {
     try {
@@ -411,4 +421,35 @@ function processEnv(name: string): string | undefined {
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * The peering options into the settings, as Kopf maps them: `--peering NAME` makes peering
+ * mandatory with that object; `lease` or `lease:NAME` chooses leader election instead.
+ *
+ * @example `kopf run --dev` outranks the deployed operator
+ * ```ts
+ * import { applyPeering, parseRunArgs } from "./arguments.ts";
+ * import { defaultSettings } from "../settings/operator.ts";
+ * const settings = defaultSettings();
+ * applyPeering(parseRunArgs(["--dev", "handlers.ts"]), settings);
+ * settings.peering.priority; // 666
+ * ```
+ */
+export function applyPeering(
+  parsed: Pick<RunArguments, "standalone" | "peering" | "priority">,
+  settings: operatorSettings.OperatorSettings,
+): void {
+  const peering = settings.peering;
+  if (parsed.standalone) peering.standalone = true;
+  if (parsed.priority !== undefined) peering.priority = parsed.priority;
+  if (parsed.peering === undefined) return;
+  const lease = /^lease(?::(.+))?$/.exec(parsed.peering);
+  if (lease) {
+    peering.mode = "lease";
+    if (lease[1]) peering.lease.name = lease[1];
+  } else {
+    peering.mandatory = true;
+    peering.name = parsed.peering;
+  }
 }

@@ -12,6 +12,7 @@ import type * as contexts from "../registry/contexts.ts";
 import type * as registries from "../registry/registries.ts";
 import * as networking from "../settings/networking.ts";
 import * as operatorSettings from "../settings/operator.ts";
+import * as coordinating from "../reactor/coordinating.ts";
 
 const log = getLogger(["kopf", "probing"]);
 
@@ -40,6 +41,8 @@ export interface HealthReport {
   probes: Record<string, unknown>;
   /** Why the other probe handlers failed, by id; any makes the status `unhealthy`. */
   probeErrors: Record<string, string>;
+  /** Peering: the mode, `active` or `paused`, what pauses it, each peering object or Lease. */
+  peering?: Record<string, unknown>;
 }
 
 /** What the probe handlers gave, as the report shows it. */
@@ -83,6 +86,8 @@ export interface HealthOptions {
   watching?: Pick<networking.WatchingSettings, "inactivityTimeoutSeconds">;
   /** A silent watcher is stale after this long. @default {inactivity timeout + 30 s} */
   staleAfterSeconds?: number;
+  /** The operator's peering state, shown under `peering` (a paused operator is healthy). */
+  peering?: coordinating.PeeringReport;
 }
 
 /** Options of `serveLiveness()`. */
@@ -161,6 +166,7 @@ export function healthReport(
     unhealthy,
     probes: probed.probes,
     probeErrors: probed.probeErrors,
+    ...(options.peering ? { peering: coordinating.describe(options.peering) } : {}),
   };
 }
 
@@ -364,6 +370,7 @@ function problemOf(
   idleSeconds: number,
   staleAfterSeconds: number,
 ): string | undefined {
+  if (watcher.phase === "paused") return undefined; // a peer is active: silence is expected
   if (watcher.phase === "stopped") {
     return watcher.lastError ? `stopped after: ${watcher.lastError}` : "stopped";
   }

@@ -70,6 +70,7 @@ export class ObjectQueue<T, M> {
   #readyHead = 0;
   #active = 0;
   #closed = false;
+  #held = false;
   #idle = Promise.withResolvers<void>();
 
   constructor(options: QueueOptions<T, M>) {
@@ -114,6 +115,26 @@ export class ObjectQueue<T, M> {
     this.#enqueue(slot);
   }
 
+  /**
+   * Starts no more processing until `release()`: events and retries wait, coalesced as usual.
+   * Running work goes on. For a paused operator, whose watch relists before it releases.
+   */
+  hold(): void {
+    this.#held = true;
+  }
+
+  /** Processes what waited while held. */
+  release(): void {
+    if (!this.#held) return;
+    this.#held = false;
+    this.#pump();
+  }
+
+  /** Whether the queue is held. */
+  get held(): boolean {
+    return this.#held;
+  }
+
   /** Stops accepting events and cancels retry timers; resolves when running work is done. */
   async close(): Promise<void> {
     this.#closed = true;
@@ -132,7 +153,7 @@ export class ObjectQueue<T, M> {
 
   #pump(): void {
     while (
-      !this.#closed && this.#active < this.#options.workerLimit &&
+      !this.#closed && !this.#held && this.#active < this.#options.workerLimit &&
       this.#readyHead < this.#ready.length
     ) {
       const key = this.#ready[this.#readyHead++]!;

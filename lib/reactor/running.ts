@@ -21,7 +21,9 @@ import * as operatorSettings from "../settings/operator.ts";
 import * as namespaces from "../structs/namespaces.ts";
 import * as references from "../structs/references.ts";
 import * as logging from "../engines/logging.ts";
+import * as peering from "../engines/peering.ts";
 import * as posting from "../engines/posting.ts";
+import * as coordinating from "./coordinating.ts";
 import * as observation from "./observation.ts";
 import * as serving from "./serving.ts";
 
@@ -61,6 +63,13 @@ export interface OperatorOptions {
    * starts as a shallow copy of. @default {a fresh `{}`}
    */
   memo?: contextTypes.Memo;
+  /**
+   * This instance's identity among its peers (peering entries, Lease holder).
+   * @default {`$POD_ID`, else `user@host/<UTC time>/<3 random characters>`, as Kopf}
+   */
+  identity?: string;
+  /** Filled with the peering state (active, paused and why); read by the liveness endpoint. */
+  peering?: coordinating.PeeringReport;
 }
 
 /** A stop that is not an error: the signal's reason when the operator is asked to stop. */
@@ -208,6 +217,17 @@ async function serveAll(
   posting.setActivePoster(poster);
   objectEventSink = posting.postingSink(poster, settings.posting);
 
+  const report = options.peering ?? coordinating.newReport();
+  report.identity = options.identity || report.identity || peering.detectIdentity();
+  const coordination = new coordinating.Coordination({
+    transport,
+    settings,
+    clock,
+    clusterwide,
+    defaultNamespace: connection.namespace,
+    report,
+  });
+
   const watchStop = new AbortController();
   const handlerStop = new AbortController();
   const stopWatching = () => watchStop.abort(new OperatorStopped("The operator is stopping"));
@@ -216,11 +236,14 @@ async function serveAll(
 
   const running = new Map<string, Running>();
   let resources: references.Resource[] = [];
+  let everything: references.Resource[] = [];
   let served: ReadonlySet<string | undefined> = new Set(clusterwide ? [undefined] : []);
 
   /** Starts and stops watchers so that exactly resources × namespaces are watched. */
   const reconcile = () => {
     if (watchStop.signal.aborted) return;
+    // Peering first: its engines join the pause before any watcher starts.
+    coordination.reconcile(everything, served);
     const wanted = new Map<
       string,
       { resource: references.Resource; namespace: string | undefined }
@@ -258,6 +281,7 @@ async function serveAll(
         health: watchHealth,
         onProcessed: options.onProcessed,
         memo: shared.memo,
+        paused: report.paused,
       }).catch((error) => {
         if (!signal.aborted) log.error(`The watcher of ${key} failed: ${error}`, { error });
       }).finally(() => linked.dispose());
@@ -269,6 +293,7 @@ async function serveAll(
   try {
     const warned = new Set<string>();
     resources = await observation.servedResources(finder, registry, watchStop.signal, warned);
+    everything = await finder.resources(watchStop.signal);
     if (resources.length === 0 && registry.selectors().length === 0) {
       log.warning("No handlers are registered: there is nothing to serve");
     }
@@ -278,10 +303,11 @@ async function serveAll(
       const before = new Set(resources.map(references.fullName));
       const after = new Set(found.map(references.fullName));
       resources = found;
+      everything = await finder.resources(watchStop.signal);
       if (before.size !== after.size || [...after].some((r) => !before.has(r))) {
         log.info(`Served resources: ${[...after].join(", ") || "none"}`);
-        reconcile();
       }
+      reconcile(); // also when only the peering resources came or went
     }, { clock, signal: watchStop.signal });
     background.push(
       observation.observeCrds(transport, rescan, {
@@ -320,6 +346,8 @@ async function serveAll(
       handlerStop.abort(new OperatorStopped("The operator stopped; handlers were cancelled"));
       await watchers;
     }
+    // Only once nothing is handled any more may a peer take over: leave the peering now.
+    await coordination.stop();
     await Promise.all(background);
     outer.removeEventListener("abort", stopWatching);
     objectEventSink = undefined;

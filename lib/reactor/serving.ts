@@ -6,6 +6,7 @@
 import type { Logger } from "@logtape/logtape";
 import { getLogger } from "@logtape/logtape";
 import type * as clocks from "../async/clock.ts";
+import type * as toggles from "../async/toggles.ts";
 import type * as api from "../k8s/api.ts";
 import * as errors from "../k8s/errors.ts";
 import type * as transports from "../k8s/transport.ts";
@@ -70,6 +71,11 @@ export interface ServeOptions {
   readonly onProcessed?: ((report: ProcessedReport) => void) | undefined;
   /** The operator memo: each object's memo starts as a shallow copy of it. */
   readonly memo?: contextTypes.Memo | undefined;
+  /**
+   * While on (a peer outranks this operator, or it is not the leader), the watch is closed and
+   * no processing starts; after the pause, the relist's states go first.
+   */
+  readonly paused?: toggles.ToggleSet | undefined;
 }
 
 /** What one processed event led to. */
@@ -117,6 +123,14 @@ export async function serve(options: ServeOptions): Promise<void> {
     },
   });
 
+  // Held from a pause until the relist after it is queued: a retry due during the pause must not
+  // run on a state the active peer may have changed meanwhile.
+  const paused = options.paused;
+  if (paused?.on) queue.hold();
+  const unlisten = paused?.listen((on) => {
+    if (on) queue.hold();
+  });
+
   const selector = serverSideLabelSelector(registry, resource);
   log.info(`Watching ${what}${selector ? ` with the label selector "${selector}"` : ""}`);
   try {
@@ -127,6 +141,7 @@ export async function serve(options: ServeOptions): Promise<void> {
         signal: options.signal,
         settings: settings.watching,
         health: options.health,
+        pause: paused,
       })
     ) {
       for (const event of batch) {
@@ -141,6 +156,7 @@ export async function serve(options: ServeOptions): Promise<void> {
             break;
           case "SYNCED":
             log.debug(`The listing of ${what} is complete (${queue.size} objects)`);
+            if (!paused?.on) queue.release();
             break;
           case "ERROR":
             reportWatchError(what, event.error, event.retryInMs);
@@ -149,6 +165,7 @@ export async function serve(options: ServeOptions): Promise<void> {
       }
     }
   } finally {
+    unlisten?.();
     await queue.close();
     log.debug(`Stopped watching ${what}`);
   }

@@ -6,6 +6,7 @@ import * as diffbase from "../persistence/diffbase.ts";
 import * as progress from "../persistence/progress.ts";
 import type * as networkingModule from "./networking.ts";
 import * as networking from "./networking.ts";
+import * as peering from "./peering.ts";
 import * as posting from "./posting.ts";
 
 /** Where the framework keeps its state on the objects. */
@@ -57,6 +58,8 @@ export interface OperatorSettings {
   watching: networkingModule.WatchingSettings;
   /** Kubernetes Events: explicit `kopf.info()`/`warn()`/…, and object log lines at a level. */
   posting: posting.PostingSettings;
+  /** Which of several instances is active: Kopf's peering objects or a Lease. */
+  peering: peering.PeeringSettings;
 }
 
 /**
@@ -90,5 +93,6 @@ export function defaultSettings(): OperatorSettings {
     networking: networking.defaultNetworking(),
     watching: networking.defaultWatching(),
     posting: posting.defaultPosting(),
+    peering: peering.defaultPeering(),
   };
 }

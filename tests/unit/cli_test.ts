@@ -6,6 +6,8 @@ import * as cli from "../../cli.ts";
 import * as logging from "../../lib/engines/logging.ts";
 import * as registering from "../../lib/registry/registering.ts";
 import * as registries from "../../lib/registry/registries.ts";
+import * as args from "../../lib/kits/arguments.ts";
+import * as operatorSettings from "../../lib/settings/operator.ts";
 
 interface Invocation {
   code: number;
@@ -236,7 +238,7 @@ const EVERY_OPTION = [
   "-V, --version",
 ];
 
-Deno.test("kopf run --help lists every option, the variables, and that peering is not there yet", async () => {
+Deno.test("kopf run --help lists every option, the variables, and how peering is chosen", async () => {
   const { code, stdout, stderr } = await kopf(["run", "--help"]);
   equal(code, 0);
   deepEqual(stderr, []);
@@ -244,7 +246,7 @@ Deno.test("kopf run --help lists every option, the variables, and that peering i
   for (const option of EVERY_OPTION) ok(help.includes(option), `${option} in:\n${help}`);
   match(
     help,
-    /Peering:\n\s+Not implemented yet: these options are accepted [\s\S]*have no\s+effect/,
+    /Peering:\n\s+Without these, the operator peers through the KopfPeering [\s\S]*docs\/peering\.md/,
   );
   for (const name of ["KOPF_RUN_NAMESPACE", "KOPF_RUN_ALL_NAMESPACES", "KOPF_RUN_LIVENESS"]) {
     ok(help.includes(name), name);
@@ -282,7 +284,7 @@ Deno.test("an unknown option is one line naming it and the help, exit code 2", a
   );
   oneLine(await kopf(["--verbose"]), 2, /^kopf: Unknown option "--verbose"; see kopf --help$/);
   oneLine(await kopf(["runn"]), 2, /^kopf: Unknown command "runn"; see kopf --help$/);
-  oneLine(await kopf(["freeze"]), 2, /^kopf: "freeze" is not available: peering is not/);
+  oneLine(await kopf(["freeze"]), 2, /^kopf: "freeze" is not available yet; .* kopf run --dev/);
 });
 
 Deno.test("-n together with -A is one line, exit code 2", async () => {
@@ -381,7 +383,7 @@ Deno.test("with no paths, handlers registered beforehand are run (the deno compi
   oneLine(result, 1, /^The operator cannot run: .*broken-syntax\.yaml/);
 });
 
-Deno.test("peering options and ineffective namespace globs are warned about, not refused", async () => {
+Deno.test("ineffective namespace globs are warned about, not refused; peering options are taken", async () => {
   const result = await kopf([
     "run",
     "--log-format",
@@ -393,12 +395,11 @@ Deno.test("peering options and ineffective namespace globs are warned about, not
     "tests/_fixtures/handlers/throwing.ts",
   ]);
   equal(result.code, 1);
-  match(result.stderr[0] ?? "", /^Peering is not implemented yet: .* runs standalone/);
   match(
-    result.stderr[1] ?? "",
+    result.stderr[0] ?? "",
     /^The namespace pattern "team-a,team-b" serves only what "team-a" matches: .* repeat -n$/,
   );
-  match(result.stderr[2] ?? "", /^Cannot load/);
+  match(result.stderr[1] ?? "", /^Cannot load/);
 });
 
 Deno.test("a busy liveness port is one line, exit code 1, and the operator does not start", async () => {
@@ -429,4 +430,32 @@ Deno.test("modules that register nothing are warned about: Kopf may come from el
     /^The modules registered no handlers; if they import Kopf from another place or version than this command \(file:\/\/\/.*\/mod\.ts\), they register into that copy of it$/,
   );
   match(result.stderr[1] ?? "", /^The operator cannot run: /);
+});
+
+Deno.test("peering options become the peering settings, as Kopf maps them", () => {
+  const settingsFor = (argv: string[]) => {
+    const settings = operatorSettings.defaultSettings();
+    args.applyPeering(cli.parseRunArgs([...argv, "h.ts"]), settings);
+    return settings.peering;
+  };
+  const byDefault = settingsFor([]);
+  deepEqual(
+    [byDefault.mode, byDefault.name, byDefault.mandatory, byDefault.standalone, byDefault.priority],
+    ["kopf", "default", false, false, 0],
+  );
+  const named = settingsFor(["-P", "team", "-p", "20"]);
+  deepEqual([named.name, named.mandatory, named.priority], ["team", true, 20]);
+  equal(settingsFor(["--dev"]).priority, 666);
+  equal(settingsFor(["--standalone"]).standalone, true);
+  const lease = settingsFor(["--peering", "lease"]);
+  deepEqual([lease.mode, lease.mandatory, lease.lease.name], ["lease", false, undefined]);
+  equal(settingsFor(["--peering", "lease:my-operator"]).lease.name, "my-operator");
+});
+
+Deno.test("an empty peering name is one line, exit code 2", async () => {
+  oneLine(
+    await kopf(["run", "-P", "", "h.ts"]),
+    2,
+    /^kopf run: The peering name must not be empty: give NAME, lease or lease:NAME; see kopf run --help$/,
+  );
 });
