@@ -86,7 +86,8 @@ export async function peer(options: PeeringOptions): Promise<void> {
   const status = options.status ??
     newPeeringStatus(options.resource, options.namespace, settings, options.identity);
   const where = objectName(options.resource, options.namespace, settings.name);
-  const conflicts = paused.make(true, `peering ${where}: waiting for the first listing`);
+  // On from the start: nothing is handled before the first listing shows who else is there.
+  const conflicts = paused.make(true, `peering ${where}`);
   const expired = paused.make(false, `peering ${where}: our keep-alive has expired`);
   const state = new PeeringState(options, status, conflicts, where);
   try {

@@ -16,8 +16,8 @@ const log = getLogger(["kopf", "peering"]);
 
 /** The peering state, updated in place; the liveness endpoint shows it. */
 export interface PeeringReport {
-  /** `standalone` until the mode is known, then what the settings and the cluster allow. */
-  mode: "standalone" | "kopf" | "lease";
+  /** `starting` until the operator has connected, then what the settings chose. */
+  mode: "starting" | "standalone" | "kopf" | "lease";
   identity: string;
   /** The operator's pause: on while any reason (its member toggles) holds. */
   readonly paused: toggles.ToggleSet;
@@ -30,7 +30,7 @@ export interface PeeringReport {
 /** A fresh report, for `operator({ peering })` and the liveness endpoint. */
 export function newReport(identity = ""): PeeringReport {
   return {
-    mode: "standalone",
+    mode: "starting",
     identity,
     paused: new toggles.ToggleSet(),
     peerings: new Map(),
@@ -43,8 +43,11 @@ export function describe(report: PeeringReport): Record<string, unknown> {
   return {
     mode: report.mode,
     identity: report.identity,
-    state: report.paused.on ? "paused" : "active",
-    pausedBy: report.paused.reasons(),
+    state: report.mode === "starting" ? "starting" : report.paused.on ? "paused" : "active",
+    /** The peers this operator pauses for. */
+    pausedBy: [...report.peerings.values()].flatMap((p) => p.pausedBy),
+    /** What holds the pause: peering objects, the Lease, a missing peering resource. */
+    reasons: report.paused.reasons(),
     ...(report.peerings.size ? { peerings: [...report.peerings.values()] } : {}),
     ...(report.lease ? { lease: report.lease } : {}),
   };

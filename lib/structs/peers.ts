@@ -81,7 +81,7 @@ export function parsePeers(status: unknown, now: number): Peers {
     }
     const entry = info as { priority?: number; lifetime?: number; lastseen?: string };
     const lifetimeSeconds = Math.trunc(entry.lifetime ?? 60);
-    const lastseen = entry.lastseen === undefined ? now : Date.parse(entry.lastseen);
+    const lastseen = entry.lastseen === undefined ? now : parseTime(entry.lastseen)!;
     const deadline = lastseen + lifetimeSeconds * 1000;
     peers.push({
       identity,
@@ -108,11 +108,35 @@ function problemOf(info: unknown): string | undefined {
   }
   if (
     entry.lastseen !== undefined &&
-    (typeof entry.lastseen !== "string" || Number.isNaN(Date.parse(entry.lastseen)))
+    (typeof entry.lastseen !== "string" || parseTime(entry.lastseen) === undefined)
   ) {
     return `its lastseen ${JSON.stringify(entry.lastseen)} is not an ISO 8601 time`;
   }
   return undefined;
+}
+
+/** ISO 8601 as Kopf's parser takes it: a date, a time, a fraction, an optional offset. */
+const ISO_TIME =
+  /^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?)(Z|[+-]\d\d(?::?\d\d)?)?$/i;
+
+/**
+ * Milliseconds since the epoch of an ISO 8601 time; a time without an offset is UTC (as
+ * Python's `iso8601.parse_date` reads it, whatever the host's time zone); undefined if it is
+ * not ISO 8601.
+ */
+export function parseTime(text: string): number | undefined {
+  const match = ISO_TIME.exec(text.trim());
+  if (!match) return undefined;
+  const [, date, time, zone] = match;
+  const offset = !zone || zone.toUpperCase() === "Z"
+    ? "Z"
+    : zone.length === 3
+    ? `${zone}:00`
+    : zone.includes(":")
+    ? zone
+    : `${zone.slice(0, 3)}:${zone.slice(3)}`;
+  const ms = Date.parse(`${date}T${time!.replace(",", ".")}${offset}`);
+  return Number.isNaN(ms) ? undefined : ms;
 }
 
 /** What this operator should do, given the peers it sees. */

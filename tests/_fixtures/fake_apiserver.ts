@@ -168,6 +168,11 @@ export class FakeApiServer implements AsyncDisposable {
     this.#faults.push({ fault, remaining: fault.times ?? 1 });
   }
 
+  /** Drops every injected fault that has not been used up. */
+  clearFaults(): void {
+    this.#faults = [];
+  }
+
   /** Copies of the stored objects of a resource (by plural, any group), optionally of a namespace. */
   objects(plural: string, namespace?: string): Record<string, unknown>[] {
     return this.#cluster.objects(plural, namespace);

@@ -294,3 +294,39 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "peering: RBAC forbidding the peering object is one line naming the fix; no crash, paused",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await using server = await FakeApiServer.start({ resources: [EXAMPLES, PEERINGS] });
+    const logs = await captureLogs();
+    await request(server, "POST", peerings, { metadata: { name: "default" } });
+    server.inject({
+      kind: "status",
+      code: 403,
+      times: 1000,
+      match: { pathIncludes: "kopfpeerings" },
+    });
+    const op = startPeer(server, "p", () => {});
+    try {
+      await createExample(server, "x");
+      await until(
+        () => logs.filter((l) => l.includes("forbidden by RBAC")).length >= 2,
+        "the lines about the watch and the keep-alive",
+      );
+      const lines = logs.filter((l) => l.includes("forbidden by RBAC"));
+      ok(lines.some((l) => l.includes("Cannot watch the peering") && l.includes("--standalone")));
+      ok(lines.some((l) => l.includes("keep-alive") && l.includes("grant patch")));
+      ok(op.report.paused.on, "never handle objects while the peers are unknown");
+      deepEqual(op.handled, []);
+      // Granted (the faults end): the operator starts handling, and said each problem once.
+      server.clearFaults();
+      await until(() => op.handled.includes("x"), "the object to be handled once allowed", 30_000);
+      equal(logs.filter((l) => l.includes("Cannot watch the peering")).length, 1);
+    } finally {
+      await op.stop();
+    }
+  },
+});
