@@ -51,6 +51,12 @@ export interface PeeringOptions {
   /** Updated in place. */
   readonly status?: PeeringStatus | undefined;
   readonly random?: (() => number) | undefined;
+  /**
+   * Peers of the same priority freeze each other (Kopf's rule). Off when a Lease already picks
+   * one of the replicas: then only a higher priority (a developer's `--dev`) pauses.
+   * @default {true}
+   */
+  readonly sameFreezes?: boolean | undefined;
 }
 
 /** A fresh status record for `peer()`. */
@@ -302,7 +308,7 @@ class PeeringState {
         log.info(`Pausing operations in favour of ${by.join(", ")} in the peering ${this.#where}`);
       }
       this.#set(true, by, undefined);
-    } else if (verdict.same.length > 0) {
+    } else if (verdict.same.length > 0 && (this.#options.sameFreezes ?? true)) {
       const by = verdict.same.map(peers.describe);
       if (!this.#frozen) {
         log.warning(

@@ -1,7 +1,8 @@
 // Coordination of several instances of one operator: decides the peering mode (standalone,
 // Kopf's peering objects, or a Lease), runs one peering engine per peering object (per served
-// namespace, or one cluster-wide) or the leader election, and keeps the operator's pause toggle
-// set. Called by running.ts; the watchers pause through the toggle, never through this module.
+// namespace, or one cluster-wide), and in the Lease mode the leader election too (where the
+// peering objects are served, a developer's `--dev` still pauses the leader). Called by
+// running.ts; the watchers pause through the operator's toggle set, never through this module.
 
 import { getLogger } from "@logtape/logtape";
 import type * as clocks from "../async/clock.ts";
@@ -73,7 +74,10 @@ interface Engine {
 /** Starts and stops the peering engines as the served namespaces and resources change. */
 export class Coordination {
   readonly #options: CoordinationOptions;
+  /** The peering engines by peering object. */
   readonly #engines = new Map<string, Engine>();
+  /** The leader election, in the Lease mode. */
+  #election: Engine | undefined;
   readonly #missing: toggles.Toggle;
   #missingSaid: boolean | undefined;
   #stopped = false;
@@ -104,7 +108,8 @@ export class Coordination {
    * result and namespace change, before the watchers start (so they start paused).
    */
   reconcile(served: readonly references.Resource[], namespaces: ReadonlySet<string | undefined>) {
-    if (this.#stopped || this.#options.report.mode !== "kopf") return;
+    const mode = this.#options.report.mode;
+    if (this.#stopped || (mode !== "kopf" && mode !== "lease")) return;
     const { settings } = this.#options;
     const clusterwide = settings.peering.clusterwide ?? this.#options.clusterwide;
     const resource = peeringResource(served, !clusterwide);
@@ -114,7 +119,7 @@ export class Coordination {
         wanted.set(engineKey(resource, namespace), namespace);
       }
     }
-    this.#sayMissing(resource === undefined, clusterwide);
+    if (mode === "kopf") this.#sayMissing(resource === undefined, clusterwide);
     for (const [key, engine] of this.#engines) {
       if (wanted.has(key)) continue;
       engine.stop.abort();
@@ -129,7 +134,7 @@ export class Coordination {
   /** Stops every engine: our peering entries are removed, a held Lease is released. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    const engines = [...this.#engines.values()];
+    const engines = [...this.#engines.values(), ...(this.#election ? [this.#election] : [])];
     for (const engine of engines) engine.stop.abort();
     await Promise.all(engines.map((e) => e.done));
     this.#engines.clear();
@@ -178,6 +183,8 @@ export class Coordination {
       paused: report.paused,
       signal: stop.signal,
       status,
+      // With a Lease, the replicas (of one priority) are told apart by it, not by peering.
+      sameFreezes: report.mode !== "lease",
     }).catch((error) => {
       if (!stop.signal.aborted) {
         log.error(`The peering ${status.object} failed: ${error}`, { error });
@@ -208,7 +215,7 @@ export class Coordination {
     }).catch((error) => {
       if (!stop.signal.aborted) log.error(`The leader election failed: ${error}`, { error });
     });
-    this.#engines.set(`lease ${namespace}/${name}`, { stop, done });
+    this.#election = { stop, done };
   }
 }
 

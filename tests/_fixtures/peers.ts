@@ -92,7 +92,9 @@ export interface OperatorProcess {
   /** Everything it printed so far. */
   log(): string;
   /** The liveness report's `peering` part, or undefined while it does not answer. */
-  peering(): Promise<{ state?: string; pausedBy?: string[]; mode?: string } | undefined>;
+  peering(): Promise<
+    { state?: string; pausedBy?: string[]; reasons?: string[]; mode?: string } | undefined
+  >;
   kill(signal: Deno.Signal): void;
   /** SIGTERM, then SIGKILL after 30 s; resolves with the exit code. */
   stop(): Promise<number>;

@@ -78,7 +78,11 @@ function startPeer(
 
 async function captureLogs(): Promise<string[]> {
   const lines: string[] = [];
-  await logging.configureLogging({ level: "info", format: "plain", output: (l) => lines.push(l) });
+  await logging.configureLogging({
+    level: Deno.env.get("DEBUG") ? "debug" : "info",
+    format: "plain",
+    output: (l) => lines.push(l),
+  });
   return lines;
 }
 
@@ -327,6 +331,54 @@ Deno.test({
       equal(logs.filter((l) => l.includes("Cannot watch the peering")).length, 1);
     } finally {
       await op.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "peering: in the Lease mode, one replica leads, and a developer's --dev still pauses it",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const LEASES = {
+      group: "coordination.k8s.io",
+      version: "v1",
+      plural: "leases",
+      kind: "Lease",
+      namespaced: true,
+    };
+    await using server = await FakeApiServer.start({ resources: [EXAMPLES, PEERINGS, LEASES] });
+    await captureLogs();
+    await request(server, "POST", peerings, { metadata: { name: "default" } });
+    const lease = (s: operatorSettings.OperatorSettings) => {
+      s.peering.mode = "lease";
+      s.peering.lease.leaseDurationSeconds = 3;
+      s.peering.lease.renewDeadlineSeconds = 2;
+      s.peering.lease.retryPeriodSeconds = 0.2;
+    };
+    const a = startPeer(server, "replica-a", lease);
+    const b = startPeer(server, "replica-b", lease);
+    try {
+      await until(() => a.report.paused.on !== b.report.paused.on, "one of them to lead");
+      const [leader, follower] = a.report.paused.on ? [b, a] : [a, b];
+      equal(leader.report.lease?.leading, true);
+      equal(follower.report.lease?.leading, false);
+      await createExample(server, "x");
+      await until(() => leader.handled.includes("x"), "the leader to handle");
+      // Same priority in the peering: no freeze, the Lease has chosen already.
+      deepEqual(Object.keys(peeringStatus(server)).sort(), ["replica-a", "replica-b"]);
+      const lastseen = new Date(Date.now() + 60_000).toISOString().replace("Z", "000+00:00");
+      await request(server, "PATCH", `${peerings}/default`, {
+        status: { "dev@laptop": { priority: 666, lifetime: 60, lastseen } },
+      });
+      await until(() => leader.report.paused.on, "the leader to pause for the developer");
+      equal(leader.report.lease?.leading, true, "it keeps the Lease while paused");
+      await createExample(server, "y");
+      await request(server, "PATCH", `${peerings}/default`, { status: { "dev@laptop": null } });
+      await until(() => leader.handled.includes("y"), "the leader to resume and handle");
+      deepEqual(follower.handled, [], "the follower never handled");
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
     }
   },
 });
