@@ -29,11 +29,13 @@ RUN deno install --frozen-lockfile --entrypoint "${ENTRYPOINT}"
 # Permissions are fixed at compile time. The API server's address is known only at run time
 # (in a pod: KUBERNETES_SERVICE_HOST), hence any network; files: the service account's token
 # and CA only; environment: what the client reads (the yaml package reads LOG_TOKENS and
-# LOG_STREAM when it parses a kubeconfig). Add --allow-read=<path> to use a mounted kubeconfig.
+# LOG_STREAM when it parses a kubeconfig) and POD_ID, the identity among peers (without it, and
+# without --allow-sys=hostname, the identity is unknown@localhost/<time>/<random>). Add
+# --allow-read=<path> to use a mounted kubeconfig.
 RUN deno compile --frozen-lockfile --output /out/operator \
       --allow-net \
       --allow-read=/var/run/secrets/kubernetes.io/serviceaccount \
-      --allow-env=KUBECONFIG,HOME,KUBERNETES_SERVICE_HOST,KUBERNETES_SERVICE_PORT,POD_NAMESPACE,KOPF_INSECURE_SKIP_TLS_VERIFY,LOG_TOKENS,LOG_STREAM \
+      --allow-env=KUBECONFIG,HOME,KUBERNETES_SERVICE_HOST,KUBERNETES_SERVICE_PORT,POD_NAMESPACE,POD_ID,KOPF_INSECURE_SKIP_TLS_VERIFY,LOG_TOKENS,LOG_STREAM \
       "${ENTRYPOINT}"
 
 FROM gcr.io/distroless/cc-debian12:nonroot
