@@ -5,7 +5,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import type * as clocks from "../async/clock.ts";
-import type * as toggles from "../async/toggles.ts";
+import * as toggles from "../async/toggles.ts";
 import * as api from "../k8s/api.ts";
 import * as errors from "../k8s/errors.ts";
 import type * as transports from "../k8s/transport.ts";
@@ -52,11 +52,12 @@ export interface PeeringOptions {
   readonly status?: PeeringStatus | undefined;
   readonly random?: (() => number) | undefined;
   /**
-   * Peers of the same priority freeze each other (Kopf's rule). Off when a Lease already picks
-   * one of the replicas: then only a higher priority (a developer's `--dev`) pauses.
-   * @default {true}
+   * A Lease already picks one of the replicas: peers of the same priority do not freeze each
+   * other (Kopf's rule otherwise), only a higher priority (a developer's `--dev`) pauses, and a
+   * missing or forbidden peering object is no news worth a warning.
+   * @default {false}
    */
-  readonly sameFreezes?: boolean | undefined;
+  readonly withLease?: boolean | undefined;
 }
 
 /** A fresh status record for `peer()`. */
@@ -96,16 +97,24 @@ export async function peer(options: PeeringOptions): Promise<void> {
   const conflicts = paused.make(true, `peering ${where}`);
   const expired = paused.make(false, `peering ${where}: our keep-alive has expired`);
   const state = new PeeringState(options, status, conflicts, where);
+  let wrote = false;
   try {
-    await Promise.all([keepalive(options, status, expired, where), observe(options, state)]);
+    await Promise.all([
+      keepalive(options, state, expired, () => {
+        wrote = true;
+      }),
+      observe(options, state),
+    ]);
   } finally {
     state.dispose();
     paused.drop(conflicts);
     paused.drop(expired);
     // Leave the peering: the others need not wait for our entry to expire.
-    await touch(options, null).catch((error) =>
-      log.warning(`Could not remove this operator from the peering ${where}: ${messageOf(error)}`)
-    );
+    if (wrote) {
+      await touch(options, null).catch((error) =>
+        log.warning(`Could not remove this operator from the peering ${where}: ${messageOf(error)}`)
+      );
+    }
   }
 }
 
@@ -141,12 +150,15 @@ async function patchStatus(
   }
 }
 
-/** Renews our entry every `lifetime - 5..10` s; pauses if it could not for a whole lifetime. */
+/**
+ * Renews our entry every `lifetime - 5..10` s while the peering object exists (as the watch
+ * sees it: nothing is written to a missing one); pauses if it could not for a whole lifetime.
+ */
 async function keepalive(
   options: PeeringOptions,
-  status: PeeringStatus,
+  state: PeeringState,
   expired: toggles.Toggle,
-  where: string,
+  wrote: () => void,
 ): Promise<void> {
   const { settings, clock, signal } = options;
   const random = options.random ?? Math.random;
@@ -156,30 +168,40 @@ async function keepalive(
   while (!signal.aborted) {
     let delaySeconds = peers.keepaliveSeconds(settings.lifetimeSeconds, random);
     try {
+      await state.present.waitFor(true, signal);
+    } catch {
+      break;
+    }
+    try {
       const now = clock.now();
       const found = await touch(
         options,
         peers.entryOf(settings.priority, settings.lifetimeSeconds, now),
         signal,
       );
+      if (found) wrote();
       lastOk = now;
       expired.set(false);
-      if (failing) log.info(`Keep-alives in the peering ${where} work again`);
+      if (failing) log.info(`Keep-alives in the peering ${state.where} work again`);
       failing = false;
       if (!settings.stealth) {
-        log.debug(`Keep-alive in the peering ${where}: ${found ? "ok" : "the object is missing"}`);
+        const result = found ? "ok" : "the object is missing";
+        log.debug(`Keep-alive in the peering ${state.where}: ${result}`);
       }
     } catch (error) {
       if (signal.aborted) break;
-      const reason = error instanceof errors.ApiForbiddenError
+      const forbidden = error instanceof errors.ApiForbiddenError;
+      const reason = forbidden
         ? `forbidden by RBAC; grant patch on ${references.fullName(options.resource)}`
         : messageOf(error);
-      if (!failing) log.error(`The keep-alive in the peering ${where} failed: ${reason}`);
+      if (!failing) log.error(`The keep-alive in the peering ${state.where} failed: ${reason}`);
       failing = true;
-      status.problem = `keep-alive failed: ${reason}`;
-      // Retry soon; once our entry has expired, others take over: we must not run meanwhile.
-      if (lastOk === undefined || clock.now() - lastOk >= lifetimeMs) expired.set(true);
-      delaySeconds = Math.min(delaySeconds, 5);
+      state.status.problem = `keep-alive failed: ${reason}`;
+      // Once our entry has expired, others take over: we must not run meanwhile. (Where RBAC
+      // forbids peering altogether and it is optional, others cannot see us anyway.)
+      const expiredNow = lastOk === undefined || clock.now() - lastOk >= lifetimeMs;
+      if (expiredNow && !(forbidden && !settings.mandatory)) expired.set(true);
+      delaySeconds = Math.min(delaySeconds, 5); // retry soon
     }
     try {
       await clock.sleep(delaySeconds * 1000, signal);
@@ -229,8 +251,12 @@ async function observe(options: PeeringOptions, state: PeeringState): Promise<vo
 
 /** What one engine knows of its peering object, and the decisions made on it. */
 class PeeringState {
-  body: api.KubernetesObject | undefined;
   synced = false;
+  /** On while the watch shows the peering object: only then are keep-alives written. */
+  readonly present = new toggles.Toggle(false, "the peering object exists");
+  readonly status: PeeringStatus;
+  readonly where: string;
+  #body: api.KubernetesObject | undefined;
   readonly #options: PeeringOptions;
   readonly #status: PeeringStatus;
   readonly #conflicts: toggles.Toggle;
@@ -247,17 +273,47 @@ class PeeringState {
   ) {
     this.#options = options;
     this.#status = status;
+    this.status = status;
     this.#conflicts = conflicts;
     this.#where = where;
+    this.where = where;
   }
 
-  /** A failed watch: say why once; the watcher retries by itself. */
+  /** The peering object as last seen; undefined while it does not exist. */
+  get body(): api.KubernetesObject | undefined {
+    return this.#body;
+  }
+
+  set body(body: api.KubernetesObject | undefined) {
+    this.#body = body;
+    this.present.set(body !== undefined);
+  }
+
+  /**
+   * A failed watch: say why once; the watcher retries by itself. Forbidden by RBAC, optional
+   * peering is given up (as if the object did not exist) until the watch works; required
+   * peering keeps the operator paused.
+   */
   failed(error: errors.KubernetesError): void {
     const name = references.fullName(this.#options.resource);
-    const problem = error instanceof errors.ApiForbiddenError
-      ? `Cannot watch the peering ${this.#where}: forbidden by RBAC; grant get, list, watch ` +
-        `and patch on ${name}, or run with --standalone`
-      : `Cannot watch the peering ${this.#where}: ${error.message}`;
+    const grant = `grant get, list, watch and patch on ${name}`;
+    if (error instanceof errors.ApiForbiddenError) {
+      if (this.#options.settings.mandatory) {
+        const problem = `Cannot watch the peering ${this.#where}: forbidden by RBAC; ${grant}`;
+        this.#status.problem = problem;
+        this.#once("watch forbidden", () => log.error(`${problem}, or run with --standalone`));
+      } else if (!this.synced) {
+        const problem = `Cannot watch the peering ${this.#where}: forbidden by RBAC`;
+        this.#set(false, [], problem);
+        this.#once("watch forbidden", () =>
+          log[this.#options.withLease ? "debug" : "warning"](
+            `${problem}: running without peering, so other instances are not paused; ` +
+              `${grant} to coordinate, or run with --standalone to say that this is the only one`,
+          ));
+      }
+      return;
+    }
+    const problem = `Cannot watch the peering ${this.#where}: ${error.message}`;
     this.#status.problem = problem;
     this.#once(`watch ${error.name}`, () => log.error(problem));
   }
@@ -279,7 +335,7 @@ class PeeringState {
       } else {
         this.#set(false, [], "the peering object does not exist");
         this.#once("missing", () =>
-          log.warning(
+          log[this.#options.withLease ? "debug" : "warning"](
             `The peering ${this.#where} does not exist: running without peering, so other ` +
               `instances are not paused; create it (see examples/peering.yaml), or run with ` +
               `--standalone to say that this is the only one`,
@@ -308,7 +364,7 @@ class PeeringState {
         log.info(`Pausing operations in favour of ${by.join(", ")} in the peering ${this.#where}`);
       }
       this.#set(true, by, undefined);
-    } else if (verdict.same.length > 0 && (this.#options.sameFreezes ?? true)) {
+    } else if (verdict.same.length > 0 && !this.#options.withLease) {
       const by = verdict.same.map(peers.describe);
       if (!this.#frozen) {
         log.warning(
@@ -333,6 +389,7 @@ class PeeringState {
 
   dispose(): void {
     this.#cancelRecheck();
+    this.present.set(false);
   }
 
   #set(on: boolean, by: string[], problem: string | undefined): void {

@@ -184,7 +184,7 @@ export class Coordination {
       signal: stop.signal,
       status,
       // With a Lease, the replicas (of one priority) are told apart by it, not by peering.
-      sameFreezes: report.mode !== "lease",
+      withLease: report.mode === "lease",
     }).catch((error) => {
       if (!stop.signal.aborted) {
         log.error(`The peering ${status.object} failed: ${error}`, { error });

@@ -326,6 +326,9 @@ async function serveAll(
     }
     reconcile();
     await abortion(watchStop.signal);
+  } catch (error) {
+    // Stopped while it still discovered what to serve: a stop, not a failure.
+    if (!watchStop.signal.aborted) throw error;
   } finally {
     stopWatching();
     // Watches end at once; running processing gets its grace period, then handlers are cancelled.

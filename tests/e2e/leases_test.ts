@@ -27,9 +27,10 @@ const RETRY_PERIOD_MS = 1_000;
 const MAX_RETRY_MS = RETRY_PERIOD_MS * 2.2;
 const KILLS = 5;
 const LOAD_INTERVAL_MS = 150;
-/** Invocations by a new leader before it is killed in turn: it really handles, not just holds. */
+/** Objects a new leader completes before it is killed in turn: it handles, not just holds. */
 const HANDLED_BEFORE_KILL = 3;
 const LOG_TAIL_LINES = 40;
+const DIFFBASE = "kopf.zalando.org/last-handled-configuration";
 
 /** The admin kubeconfig with the test namespace as its context's: ours puts its Lease there. */
 async function namespacedKubeconfig(w: e2e.World): Promise<string> {
@@ -174,13 +175,31 @@ function withLogs(error: unknown, replicas: Replicas): Error {
   return new Error(`${message}\n\nOperator logs:\n${replicas.logs()}`, { cause: error });
 }
 
+/**
+ * The objects whose handling is complete: the handler's result in `status.first` and its
+ * success recorded (the diff-base annotation, written after the status); name → who handled
+ * them (`status.first.by`).
+ */
+async function handledObjects(w: e2e.World): Promise<Map<string, string>> {
+  const { items } = await api.listObjects(w.transport, w.resource, { namespace: w.namespace });
+  const handled = new Map<string, string>();
+  for (const o of items) {
+    const first = (o as { status?: { first?: { by?: string } } }).status?.first;
+    if (first && o.metadata?.annotations?.[DIFFBASE] !== undefined) {
+      handled.set(o.metadata.name ?? "", first.by ?? "");
+    }
+  }
+  return handled;
+}
+
 /** Creates one KopfExample every LOAD_INTERVAL_MS, on a fixed schedule, until stopped. */
 function startLoad(w: e2e.World): {
-  readonly created: string[];
+  /** The objects created so far and when (epoch ms, once the API server answered). */
+  readonly created: { name: string; at: number }[];
   readonly failures: unknown[];
   stop(): Promise<void>;
 } {
-  const created: string[] = [];
+  const created: { name: string; at: number }[] = [];
   const failures: unknown[] = [];
   let stopped = false;
   const began = Date.now();
@@ -192,7 +211,7 @@ function startLoad(w: e2e.World): {
           metadata: { name },
           spec: { n },
         }, { namespace: w.namespace });
-        created.push(name);
+        created.push({ name, at: Date.now() });
       } catch (error) {
         failures.push(error);
       }
@@ -232,8 +251,6 @@ Deno.test({
     try {
       for (const slot of ["r1", "r2", "r3"]) replicas.start(slot);
       const invoked = () => peers.readInvocations(invocations);
-      const handledBy = async (ident: string) =>
-        (await invoked()).filter((i) => i.by === ident).length;
 
       const found = await crdFixtures.eventually(
         () => findLease(w, lease),
@@ -245,15 +262,25 @@ Deno.test({
       const failoverToHandling: number[] = [];
       const failoverToHolder: number[] = [];
       for (let kill = 0; kill < KILLS; kill++) {
-        // A leader that handles, and every other replica up as a candidate.
+        // A leader that has caught up before it is killed (it completed a few objects and all
+        // created before it took the Lease), so that only the handlers in flight at the kill
+        // can run again; and every other replica up as a candidate.
         const leader = await crdFixtures.eventually(
           async () => {
-            const holder = holderNow(history);
-            const process = holder ? replicas.byIdent(holder) : undefined;
-            if (!process || await handledBy(process.ident) < HANDLED_BEFORE_KILL) return undefined;
-            return process;
+            const record = history.seen.at(-1)?.spec;
+            const process = record?.holderIdentity
+              ? replicas.byIdent(record.holderIdentity)
+              : undefined;
+            if (!process) return undefined;
+            const acquiredAt = time(record?.acquireTime);
+            const handled = await handledObjects(w);
+            const own = [...handled.values()].filter((by) => by === process.ident).length;
+            const behind = load.created.filter((c) => c.at < acquiredAt && !handled.has(c.name));
+            return own >= HANDLED_BEFORE_KILL && behind.length === 0 ? process : undefined;
           },
-          `a leader handling ${HANDLED_BEFORE_KILL} objects before kill #${kill + 1}`,
+          `a leader that completed ${HANDLED_BEFORE_KILL} objects and caught up before kill #${
+            kill + 1
+          }`,
           60_000,
         );
         await crdFixtures.eventually(
@@ -292,30 +319,38 @@ Deno.test({
           `the first invocation by the new leader ${next}`,
           60_000,
         );
+        // Safety: the new leader took the Lease only after it expired (its duration after the
+        // killed leader's last renewal that anyone saw), whatever the moment of the kill.
+        const renewed = history.seen.findLast((s) =>
+          s.at <= taken.at && s.spec.holderIdentity === leader.ident
+        );
+        ok(renewed, `a renewal by ${leader.ident} seen before the takeover`);
+        const expiredFor = time(taken.spec.acquireTime) - time(renewed.spec.renewTime);
+        ok(
+          expiredFor >= LEASE_DURATION_MS,
+          `${next} took the Lease ${expiredFor} ms after the last renewal by ${leader.ident}`,
+        );
         failoverToHolder.push(time(taken.spec.acquireTime) - killedAt);
         failoverToHandling.push(first.at - killedAt);
         console.error(
           `leases: kill #${kill + 1} of ${leader.ident}: ${next} holds the Lease after ` +
-            `${failoverToHolder.at(-1)} ms, handles after ${failoverToHandling.at(-1)} ms`,
+            `${failoverToHolder.at(-1)} ms (${expiredFor} ms after the last renewal), handles ` +
+            `after ${failoverToHandling.at(-1)} ms`,
         );
       }
 
       await load.stop();
       deepEqual(load.failures, [], "every create of the load succeeded");
-      const created = new Set(load.created);
-      await crdFixtures.eventually(
+      const created = new Set(load.created.map((c) => c.name));
+      const handled = await crdFixtures.eventually(
         async () => {
-          const { items } = await api.listObjects(w.transport, w.resource, {
-            namespace: w.namespace,
-          });
-          const handled = items.filter((o) =>
-            (o as { status?: { first?: unknown } }).status?.first !== undefined
-          );
-          return handled.length === created.size || undefined;
+          const handled = await handledObjects(w);
+          return [...created].every((name) => handled.has(name)) ? handled : undefined;
         },
-        `every one of ${created.size} objects to be handled (status.first)`,
+        `every one of ${created.size} objects to be handled (status.first, success recorded)`,
         120_000,
       );
+      equal(handled.size, created.size, "no other objects were handled");
 
       const all = await invoked();
       deepEqual(
@@ -361,11 +396,8 @@ Deno.test({
     } finally {
       await load.stop();
       await replicas.stop();
-      console.error("KEEP", invocations);
-      await Deno.writeTextFile(
-        invocations + ".logs",
-        replicas.all.map((p) => `===== ${p.ident}\n${p.log()}`).join("\n"),
-      );
+      await Deno.remove(invocations).catch(() => {});
+      await Deno.remove(kubeconfigPath).catch(() => {});
     }
   },
 });

@@ -3,7 +3,6 @@
 // client certificate signed by the control plane's CA) with a narrow ClusterRole.
 
 import { ok } from "node:assert/strict";
-import { stringify } from "yaml";
 import * as api from "../../lib/k8s/api.ts";
 import * as kubeconfig from "../../lib/k8s/kubeconfig.ts";
 import * as transports from "../../lib/k8s/transport.ts";
@@ -13,6 +12,7 @@ import type * as references from "../../lib/structs/references.ts";
 import { KopfRunner } from "../../testing.ts";
 import * as controlPlanes from "../_fixtures/control_plane.ts";
 import * as crdFixtures from "../_fixtures/crds.ts";
+import * as users from "../_fixtures/users.ts";
 
 const resource = (
   group: string,
@@ -35,83 +35,6 @@ const bindings = resource(
   "ClusterRoleBinding",
   false,
 );
-
-async function openssl(dir: string, ...args: string[]): Promise<void> {
-  const { success, stderr } = await new Deno.Command("openssl", {
-    args,
-    cwd: dir,
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (!success) throw new Error(`openssl ${args[0]} failed: ${new TextDecoder().decode(stderr)}`);
-}
-
-/** A kubeconfig for user `name`, with a client certificate signed by the cluster's CA. */
-async function userKubeconfig(
-  adminKubeconfigPath: string,
-  name: string,
-  dir: string,
-): Promise<string> {
-  const pki = adminKubeconfigPath.replace(/kubeconfig$/, "pki");
-  await openssl(
-    dir,
-    "req",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:P-256",
-    "-nodes",
-    "-subj",
-    `/CN=${name}`,
-    "-keyout",
-    "user.key",
-    "-out",
-    "user.csr",
-  );
-  await Deno.writeTextFile(`${dir}/ext`, "extendedKeyUsage=clientAuth\n");
-  await openssl(
-    dir,
-    "x509",
-    "-req",
-    "-in",
-    "user.csr",
-    "-CA",
-    `${pki}/ca.crt`,
-    "-CAkey",
-    `${pki}/ca.key`,
-    "-CAcreateserial",
-    "-days",
-    "1",
-    "-extfile",
-    "ext",
-    "-out",
-    "user.crt",
-  );
-  const admin = await kubeconfig.loadKubeconfig({ kubeconfig: adminKubeconfigPath });
-  const b64 = (text: string) => btoa(text);
-  const config = {
-    apiVersion: "v1",
-    kind: "Config",
-    "current-context": name,
-    clusters: [{
-      name: "cluster",
-      cluster: {
-        server: admin.server,
-        "certificate-authority-data": b64(admin.caCerts.join("\n")),
-      },
-    }],
-    users: [{
-      name,
-      user: {
-        "client-certificate-data": b64(await Deno.readTextFile(`${dir}/user.crt`)),
-        "client-key-data": b64(await Deno.readTextFile(`${dir}/user.key`)),
-      },
-    }],
-    contexts: [{ name, context: { cluster: "cluster", user: name } }],
-  };
-  await Deno.writeTextFile(`${dir}/kubeconfig`, stringify(config));
-  return `${dir}/kubeconfig`;
-}
 
 Deno.test({
   name: "RBAC forbidding a watch gives one clear log line, and everything else is still served",
@@ -165,7 +88,7 @@ Deno.test({
     const runner = new KopfRunner({
       registry,
       namespaces: [namespace],
-      kubeconfig: await userKubeconfig(plane.kubeconfigPath, user, dir),
+      kubeconfig: await users.userKubeconfig(plane.kubeconfigPath, user, dir),
     });
     try {
       await runner.start();

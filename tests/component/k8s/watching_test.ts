@@ -3,6 +3,7 @@
 // dropped connections and compactions.
 
 import { deepEqual, equal, ok } from "node:assert/strict";
+import * as toggles from "../../../lib/async/toggles.ts";
 import * as api from "../../../lib/k8s/api.ts";
 import * as connections from "../../../lib/k8s/connections.ts";
 import * as transports from "../../../lib/k8s/transport.ts";
@@ -174,6 +175,44 @@ Deno.test("after 410 Expired, watch() relists, reports what vanished, and skips 
       "changes",
       "stays",
     ]);
+  } finally {
+    await consumer.stop();
+  }
+});
+
+Deno.test("a pause closes the watch at once, asks nothing meanwhile, and relists only the changes after it", async () => {
+  await using fake = await FakeApiServer.start({ bookmarkIntervalMs: 0 });
+  using transport = transportFor(fake);
+  await create(transport, "stays");
+  await create(transport, "changes");
+  await create(transport, "goes");
+  const pause = new toggles.ToggleSet();
+  const peer = pause.make(false, "a higher peer");
+  const consumer = new Consumer(transport, { pause });
+  try {
+    await consumer.until(() => consumer.count("SYNCED") === 1, "the initial listing");
+    await consumer.until(() => fake.openWatches === 1, "the watch to be open");
+    peer.set(true);
+    await consumer.until(() => fake.openWatches === 0, "the watch to close for the pause");
+    const asked = fake.requests.length;
+    await api.patchObject(transport, configmaps, "changes", { data: { x: "1" } }, {
+      namespace: "default",
+    });
+    await api.deleteObject(transport, configmaps, "goes", { namespace: "default" });
+    await create(transport, "new");
+    equal(consumer.events.length, 4, "nothing is reported while paused");
+    equal(
+      fake.requests.slice(asked).filter((r) => r.verb === "list" || r.verb === "watch").length,
+      0,
+      "nothing is asked while paused",
+    );
+    peer.set(false);
+    await consumer.until(() => consumer.count("SYNCED") === 2, "the relisting after the pause");
+    const after = consumer.events.slice(4).map((e) =>
+      e.type === "SYNCED" || e.type === "ERROR" ? e.type : `${e.type} ${e.object.metadata!.name}`
+    );
+    deepEqual(after, ["DELETED goes", "LISTED changes", "LISTED new", "SYNCED"]);
+    await consumer.until(() => fake.openWatches === 1, "the watch to be open again");
   } finally {
     await consumer.stop();
   }

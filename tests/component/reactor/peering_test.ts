@@ -300,7 +300,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "peering: RBAC forbidding the peering object is one line naming the fix; no crash, paused",
+  name: "peering: RBAC forbidding the peering object is one line naming the fix, and no crash",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
@@ -313,24 +313,37 @@ Deno.test({
       times: 1000,
       match: { pathIncludes: "kopfpeerings" },
     });
-    const op = startPeer(server, "p", () => {});
+    // Optional peering (auto-detected): it cannot take part, so it runs without, and says so.
+    const optional = startPeer(server, "optional", () => {});
     try {
       await createExample(server, "x");
-      await until(
-        () => logs.filter((l) => l.includes("forbidden by RBAC")).length >= 2,
-        "the lines about the watch and the keep-alive",
-      );
+      await until(() => optional.handled.includes("x"), "the optional peer to handle");
       const lines = logs.filter((l) => l.includes("forbidden by RBAC"));
-      ok(lines.some((l) => l.includes("Cannot watch the peering") && l.includes("--standalone")));
-      ok(lines.some((l) => l.includes("keep-alive") && l.includes("grant patch")));
-      ok(op.report.paused.on, "never handle objects while the peers are unknown");
-      deepEqual(op.handled, []);
-      // Granted (the faults end): the operator starts handling, and said each problem once.
-      server.clearFaults();
-      await until(() => op.handled.includes("x"), "the object to be handled once allowed", 30_000);
-      equal(logs.filter((l) => l.includes("Cannot watch the peering")).length, 1);
+      equal(lines.length, 1, lines.join("\n"));
+      ok(lines[0]!.includes("running without peering") && lines[0]!.includes("grant get, list"));
     } finally {
-      await op.stop();
+      await optional.stop();
+    }
+    // Required peering: paused, with one error line, until RBAC allows it.
+    const required = startPeer(server, "required", (s) => s.peering.mandatory = true);
+    try {
+      await createExample(server, "y");
+      await until(
+        () =>
+          logs.some((l) => l.includes("forbidden by RBAC; grant") && l.includes("--standalone")),
+        "the error line",
+      );
+      ok(required.report.paused.on, "never handle objects while the peers are unknown");
+      deepEqual(required.handled, []);
+      server.clearFaults(); // granted
+      await until(
+        () => required.handled.includes("y"),
+        "the object to be handled once allowed",
+        30_000,
+      );
+      equal(logs.filter((l) => l.includes("Cannot watch the peering")).length, 2, "once each");
+    } finally {
+      await required.stop();
     }
   },
 });

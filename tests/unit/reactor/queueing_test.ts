@@ -68,3 +68,25 @@ Deno.test("workers are bounded, each object is serial, and waiting events coales
   equal(most, 2);
   await queue.close();
 });
+
+Deno.test("a held queue starts nothing, coalesces what arrives, and processes it on release", async () => {
+  const seen: string[] = [];
+  const done = Promise.withResolvers<void>();
+  const queue = queueOf((event) => {
+    seen.push(`${event.object.uid}@${event.object.v}`);
+    if (seen.length === 2) done.resolve();
+    return Promise.resolve({});
+  }, 5);
+  queue.hold();
+  equal(queue.held, true);
+  queue.push({ type: "ADDED", object: { uid: "a", v: 1 } });
+  queue.push({ type: "MODIFIED", object: { uid: "a", v: 2 } }); // the newer state replaces it
+  queue.push({ type: "ADDED", object: { uid: "b", v: 1 } });
+  for (let i = 0; i < 10; i++) await Promise.resolve();
+  deepEqual(seen, [], "nothing runs while held");
+  equal(queue.active, 0);
+  queue.release();
+  await done.promise;
+  deepEqual(seen, ["a@2", "b@1"]);
+  await queue.close();
+});
