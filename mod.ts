@@ -115,6 +115,11 @@ export type {
 } from "./lib/settings/operator.ts";
 export type { PostingSettings } from "./lib/settings/posting.ts";
 export type { NetworkingSettings, WatchingSettings } from "./lib/settings/networking.ts";
+export type { LeaseSettings, PeeringMode, PeeringSettings } from "./lib/settings/peering.ts";
+export { newReport as newPeeringReport } from "./lib/reactor/coordinating.ts";
+export type { PeeringReport } from "./lib/reactor/coordinating.ts";
+export type { PeeringStatus } from "./lib/engines/peering.ts";
+export type { LeaseStatus } from "./lib/engines/leases.ts";
 export {
   AnnotationsProgressStorage,
   MultiProgressStorage,

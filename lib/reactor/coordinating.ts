@@ -28,7 +28,19 @@ export interface PeeringReport {
   lease: (leases.LeaseStatus & { readonly lease: string }) | undefined;
 }
 
-/** A fresh report, for `operator({ peering })` and the liveness endpoint. */
+/**
+ * A fresh report, for `operator({ peering })` and the liveness endpoint: the operator fills it
+ * in as it runs.
+ *
+ * @example Watching whether this instance is the active one
+ * ```ts ignore
+ * import * as kopf from "jsr:@kopf/kopf";
+ * const peering = kopf.newPeeringReport();
+ * const running = kopf.operator({ namespaces: ["default"], peering });
+ * peering.paused.listen((paused) => console.log(paused ? "paused" : "active"));
+ * await running;
+ * ```
+ */
 export function newReport(identity = ""): PeeringReport {
   return {
     mode: "starting",
