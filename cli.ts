@@ -25,7 +25,9 @@
 import { getLogger } from "@logtape/logtape";
 import * as logging from "./lib/engines/logging.ts";
 import * as kubeconfig from "./lib/k8s/kubeconfig.ts";
+import * as transports from "./lib/k8s/transport.ts";
 import * as args from "./lib/kits/arguments.ts";
+import * as freezing from "./lib/kits/freezing.ts";
 import * as loading from "./lib/kits/loading.ts";
 import * as probing from "./lib/kits/probing.ts";
 import * as coordinating from "./lib/reactor/coordinating.ts";
@@ -46,8 +48,8 @@ Kopf for Deno ${VERSION}: Kubernetes operators as a few typed handler functions.
 
 Commands:
   run [paths|URLs...]   Run an operator from handler modules (see kopf run --help)
-  freeze, resume        Not available yet: pause and resume peers by hand (Kopf's commands);
-                        run kopf run --dev for a live pause meanwhile
+  freeze, resume        Pause operators of a lower priority for a while, and end it
+                        (see kopf freeze --help, docs/peering.md)
 
 Options:
   -h, --help            Show this help (or kopf <command> --help)
@@ -114,11 +116,7 @@ export async function main(argv: string[], controls: CliControls = {}): Promise<
     return 0;
   }
   if (command === "freeze" || command === "resume") {
-    stderr(
-      `kopf: "${command}" is not available yet; to pause the deployed operator, run yours ` +
-        "with kopf run --dev (see docs/peering.md)",
-    );
-    return 2;
+    return await freezeCommand(command, rest, controls, stdout, stderr);
   }
   stderr(
     command.startsWith("-")
@@ -244,6 +242,41 @@ async function runCommand(
   } finally {
     await server?.close();
     registries.setDefaultRegistry(previous);
+  }
+}
+
+/** `kopf freeze` / `kopf resume`: one line per peering object, or one line why not. */
+async function freezeCommand(
+  command: "freeze" | "resume",
+  argv: string[],
+  controls: CliControls,
+  stdout: (line: string) => void,
+  stderr: (line: string) => void,
+): Promise<number> {
+  let parsed: freezing.FreezeArguments;
+  try {
+    parsed = freezing.parseFreezeArgs(command, argv);
+  } catch (error) {
+    if (!(error instanceof args.UsageError)) throw error;
+    stderr(`kopf ${command}: ${error.message}; see kopf ${command} --help`);
+    return 2;
+  }
+  if (parsed.help) {
+    stdout(freezing.freezeHelp(command));
+    return 0;
+  }
+  try {
+    const context = parsed.context ? { context: parsed.context } : {};
+    const connection = controls.connection ??
+      (controls.kubeconfig !== undefined
+        ? await kubeconfig.loadKubeconfig({ kubeconfig: controls.kubeconfig, ...context })
+        : await kubeconfig.loadConnection(context));
+    using transport = new transports.Transport(connection);
+    for (const line of await freezing.freeze(parsed, transport)) stdout(line);
+    return 0;
+  } catch (error) {
+    stderr(`kopf ${command}: ${messageOf(error)}`);
+    return 1;
   }
 }
 

@@ -7,6 +7,7 @@ import * as logging from "../../lib/engines/logging.ts";
 import * as registering from "../../lib/registry/registering.ts";
 import * as registries from "../../lib/registry/registries.ts";
 import * as args from "../../lib/kits/arguments.ts";
+import * as freezing from "../../lib/kits/freezing.ts";
 import * as operatorSettings from "../../lib/settings/operator.ts";
 
 interface Invocation {
@@ -284,7 +285,11 @@ Deno.test("an unknown option is one line naming it and the help, exit code 2", a
   );
   oneLine(await kopf(["--verbose"]), 2, /^kopf: Unknown option "--verbose"; see kopf --help$/);
   oneLine(await kopf(["runn"]), 2, /^kopf: Unknown command "runn"; see kopf --help$/);
-  oneLine(await kopf(["freeze"]), 2, /^kopf: "freeze" is not available yet; .* kopf run --dev/);
+  oneLine(
+    await kopf(["freeze", "-n", "x", "-t", "60"]),
+    2,
+    /^kopf freeze: The peering object is required: give -P NAME; see kopf freeze --help$/,
+  );
 });
 
 Deno.test("-n together with -A is one line, exit code 2", async () => {
@@ -458,4 +463,29 @@ Deno.test("an empty peering name is one line, exit code 2", async () => {
     2,
     /^kopf run: The peering name must not be empty: give NAME, lease or lease:NAME; see kopf run --help$/,
   );
+});
+
+Deno.test("kopf freeze and resume read Kopf's options and insist on the required ones", () => {
+  const frozen = freezing.parseFreezeArgs("freeze", ["-P", "p", "-n", "a", "-n", "b", "-t", "60"]);
+  deepEqual(
+    [frozen.peering, frozen.namespaces, frozen.clusterwide, frozen.priority, frozen.lifetime],
+    ["p", ["a", "b"], false, 100, 60],
+  );
+  equal(freezing.parseFreezeArgs("freeze", ["-P", "p", "-A", "-t", "5", "--dev"]).priority, 666);
+  equal(freezing.parseFreezeArgs("freeze", ["-P", "p", "-A", "-t", "5", "-p", "7"]).priority, 7);
+  equal(freezing.parseFreezeArgs("resume", ["-P", "p", "-A", "-i", "me"]).id, "me");
+  for (
+    const [argv, message] of [
+      [["-n", "a", "-t", "5"], /peering object is required/],
+      [["-P", "p", "-t", "5"], /Say where: -n NAMESPACE/],
+      [["-P", "p", "-n", "a", "-A", "-t", "5"], /not both/],
+      [["-P", "p", "-n", "a"], /How long to freeze is required: give -t SECONDS/],
+      [["-P", "p", "-n", "a", "-t", "soon"], /positive number of seconds, not "soon"/],
+      [["-P", "p", "-n", "a", "-t", "5", "-p", "x"], /integer, not "x"/],
+      [["-P", "p", "-n", "a", "-t", "5", "--what"], /Unknown option '--what'/],
+    ] as const
+  ) {
+    throws(() => freezing.parseFreezeArgs("freeze", argv), message);
+  }
+  throws(() => freezing.parseFreezeArgs("resume", ["-P", "p", "-A", "-t", "5"]), /Unknown option/);
 });

@@ -2,7 +2,8 @@
 // KopfPeering; the higher priority handles, the lower one pauses and resumes, equal priorities
 // freeze, and a missing or malformed peering says so in one line without a crash.
 
-import { deepEqual, equal, ok } from "node:assert/strict";
+import { deepEqual, equal, match, ok } from "node:assert/strict";
+import * as cli from "../../../cli.ts";
 import * as logging from "../../../lib/engines/logging.ts";
 import * as coordinating from "../../../lib/reactor/coordinating.ts";
 import * as running from "../../../lib/reactor/running.ts";
@@ -392,6 +393,45 @@ Deno.test({
       deepEqual(follower.handled, [], "the follower never handled");
     } finally {
       await Promise.all([a.stop(), b.stop()]);
+    }
+  },
+});
+
+Deno.test({
+  name: "peering: kopf freeze pauses the operators of a lower priority, and kopf resume ends it",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await using server = await FakeApiServer.start({ resources: [EXAMPLES, PEERINGS] });
+    const logs = await captureLogs();
+    await request(server, "POST", peerings, { metadata: { name: "default" } });
+    const op = startPeer(server, "deployed", () => {});
+    const connection = plainConnection(server.url);
+    const run = async (argv: string[]) => {
+      const out: string[] = [];
+      const code = await cli.main(argv, { connection, stdout: (l) => out.push(l) });
+      return { code, out };
+    };
+    try {
+      await until(() => op.report.mode === "kopf" && !op.report.paused.on, "the operator to run");
+      const frozen = await run(["freeze", "-P", "default", "-n", NS, "-t", "600", "-i", "alice"]);
+      equal(frozen.code, 0);
+      match(
+        frozen.out[0] ?? "",
+        /^Frozen the peering "default" .* as alice \(priority 100\) for 600 s$/,
+      );
+      equal((peeringStatus(server).alice as { priority: number }).priority, 100);
+      await until(() => op.report.paused.on, "the operator to pause for the freeze");
+      await createExample(server, "x");
+      const resumed = await run(["resume", "-P", "default", "-n", NS, "-i", "alice"]);
+      equal(resumed.code, 0);
+      await until(() => op.handled.includes("x"), "the object to be handled after the resume");
+      ok(!("alice" in peeringStatus(server)));
+      ok(logs.some((l) => l.includes("Pausing operations in favour of alice (priority 100)")));
+      const missing = await run(["freeze", "-P", "nope", "-n", NS, "-t", "5"]);
+      equal(missing.code, 1);
+    } finally {
+      await op.stop();
     }
   },
 });
