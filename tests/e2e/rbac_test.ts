@@ -1,8 +1,9 @@
-// RBAC that forbids watching one resource: the operator logs one clear line naming the resource
-// and the fix, and keeps serving what it may watch. The operator runs as a user of its own (a
-// client certificate signed by the control plane's CA) with a narrow ClusterRole.
+// RBAC that forbids watching one resource (and the peering objects): the operator logs one clear
+// line naming the resource and the fix, and keeps serving what it may watch. The operator runs
+// as a user of its own (a client certificate signed by the control plane's CA) with a narrow
+// ClusterRole.
 
-import { ok } from "node:assert/strict";
+import { equal, ok } from "node:assert/strict";
 import * as api from "../../lib/k8s/api.ts";
 import * as kubeconfig from "../../lib/k8s/kubeconfig.ts";
 import * as transports from "../../lib/k8s/transport.ts";
@@ -12,6 +13,7 @@ import type * as references from "../../lib/structs/references.ts";
 import { KopfRunner } from "../../testing.ts";
 import * as controlPlanes from "../_fixtures/control_plane.ts";
 import * as crdFixtures from "../_fixtures/crds.ts";
+import * as peers from "../_fixtures/peers.ts";
 import * as users from "../_fixtures/users.ts";
 
 const resource = (
@@ -57,6 +59,9 @@ Deno.test({
     const namespace = `rbac-${id}`;
     const dir = await Deno.makeTempDir();
     await api.createObject(admin, namespaces, { metadata: { name: namespace } });
+    // Peering is served and set up in the namespace, but this user may not use it.
+    await peers.installPeeringCrds(admin);
+    await peers.createPeering(admin, namespace);
     await api.createObject(admin, clusterRoles, {
       metadata: { name: user },
       rules: [
@@ -109,6 +114,10 @@ Deno.test({
       });
       const line = runner.logs.find((l) => l.includes("Cannot watch kopfexamples.v1.kopf.dev"))!;
       ok(line.includes("grant list and watch"), line);
+      // Peering it may not use: one line saying so, and the operator runs without it.
+      const peering = runner.logs.filter((l) => l.includes("Cannot watch the peering"));
+      equal(peering.length, 1, peering.join("\n"));
+      ok(peering[0]!.includes("running without peering") && peering[0]!.includes("grant get"));
     } finally {
       await runner.stop();
       await api.deleteObject(admin, bindings, user).catch(() => {});
