@@ -14,9 +14,9 @@ import * as controlPlanes from "../_fixtures/control_plane.ts";
 import * as crdFixtures from "../_fixtures/crds.ts";
 import * as e2e from "../_fixtures/e2e.ts";
 import * as operators from "../_fixtures/operators.ts";
+import * as peers from "../_fixtures/peers.ts";
 
 const KOPF_HANDLERS = new URL("../_fixtures/handlers/interop_kopf.py", import.meta.url).pathname;
-const VENV_SCRIPT = new URL("../../tools/kopf/venv.sh", import.meta.url).pathname;
 /** Long enough that the first operator is surely stopped before it would retry itself. */
 const FLAKY_DELAY_SECONDS = 8;
 const DONE = ["done-0", "done-1"];
@@ -24,14 +24,7 @@ const WAITING = ["waiting-0", "waiting-1"];
 const PREFIX = "kopf.zalando.org";
 
 /** Python 3 with venv runs Kopf; without it, these tests are skipped with a notice. */
-const pythonAvailable = (() => {
-  try {
-    return new Deno.Command("python3", { args: ["-c", "import venv"], stdout: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-})();
+const pythonAvailable = peers.pythonAvailable;
 if (controlPlanes.e2eEnabled && !pythonAvailable) {
   console.error("interop: python3 with venv is missing: the tests with Python Kopf are skipped");
 }
@@ -44,21 +37,13 @@ interface Invocation {
   at?: number;
 }
 
-/** The path of Kopf 1.45.2's `kopf` command, installing it on first use. */
-async function kopfExecutable(): Promise<string> {
-  const output = await new Deno.Command("bash", { args: [VENV_SCRIPT], stderr: "inherit" })
-    .output();
-  if (!output.success) throw new Error(`${VENV_SCRIPT} failed with code ${output.code}`);
-  return new TextDecoder().decode(output.stdout).trim().split("\n").pop()!;
-}
-
 /** Python Kopf as a child process; its log is printed when the test fails. */
 async function startKopf(
   w: e2e.World,
   invocations: string,
   flakyDelaySeconds?: number,
 ): Promise<{ stop(): Promise<void>; log(): string }> {
-  const child = new Deno.Command(await kopfExecutable(), {
+  const child = new Deno.Command(await peers.kopfExecutable(), {
     args: ["run", "--standalone", "-n", w.namespace, KOPF_HANDLERS],
     env: {
       ...Deno.env.toObject(),
