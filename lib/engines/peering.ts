@@ -258,9 +258,7 @@ class PeeringState {
   readonly where: string;
   #body: api.KubernetesObject | undefined;
   readonly #options: PeeringOptions;
-  readonly #status: PeeringStatus;
   readonly #conflicts: toggles.Toggle;
-  readonly #where: string;
   #said = new Set<string>();
   #recheck: AbortController | undefined;
   #frozen = false;
@@ -272,10 +270,8 @@ class PeeringState {
     where: string,
   ) {
     this.#options = options;
-    this.#status = status;
     this.status = status;
     this.#conflicts = conflicts;
-    this.#where = where;
     this.where = where;
   }
 
@@ -299,11 +295,11 @@ class PeeringState {
     const grant = `grant get, list, watch and patch on ${name}`;
     if (error instanceof errors.ApiForbiddenError) {
       if (this.#options.settings.mandatory) {
-        const problem = `Cannot watch the peering ${this.#where}: forbidden by RBAC; ${grant}`;
-        this.#status.problem = problem;
+        const problem = `Cannot watch the peering ${this.where}: forbidden by RBAC; ${grant}`;
+        this.status.problem = problem;
         this.#once("watch forbidden", () => log.error(`${problem}, or run with --standalone`));
       } else if (!this.synced) {
-        const problem = `Cannot watch the peering ${this.#where}: forbidden by RBAC`;
+        const problem = `Cannot watch the peering ${this.where}: forbidden by RBAC`;
         this.#set(false, [], problem);
         this.#once("watch forbidden", () =>
           log[this.#options.withLease ? "debug" : "warning"](
@@ -313,8 +309,8 @@ class PeeringState {
       }
       return;
     }
-    const problem = `Cannot watch the peering ${this.#where}: ${error.message}`;
-    this.#status.problem = problem;
+    const problem = `Cannot watch the peering ${this.where}: ${error.message}`;
+    this.status.problem = problem;
     this.#once(`watch ${error.name}`, () => log.error(problem));
   }
 
@@ -329,14 +325,14 @@ class PeeringState {
         this.#set(true, [], "the peering object does not exist");
         this.#once("missing", () =>
           log.error(
-            `The peering ${this.#where} does not exist: this operator stays paused until it is ` +
+            `The peering ${this.where} does not exist: this operator stays paused until it is ` +
               `created (see examples/peering.yaml), or run with --standalone`,
           ));
       } else {
         this.#set(false, [], "the peering object does not exist");
         this.#once("missing", () =>
           log[this.#options.withLease ? "debug" : "warning"](
-            `The peering ${this.#where} does not exist: running without peering, so other ` +
+            `The peering ${this.where} does not exist: running without peering, so other ` +
               `instances are not paused; create it (see examples/peering.yaml), or run with ` +
               `--standalone to say that this is the only one`,
           ));
@@ -352,7 +348,7 @@ class PeeringState {
         : "fix or recreate the object";
       this.#once(`malformed ${id} ${problem}`, () =>
         log.warning(
-          `Ignoring the entry "${id}" in the peering ${this.#where}: ${problem}; ${fix}`,
+          `Ignoring the entry "${id}" in the peering ${this.where}: ${problem}; ${fix}`,
         ));
     }
     const verdict = peers.judge(found.peers, identity, settings.priority);
@@ -360,15 +356,15 @@ class PeeringState {
     if (verdict.higher.length > 0) {
       this.#frozen = false;
       const by = verdict.higher.map(peers.describe);
-      if (!this.#conflicts.on || this.#status.state !== "paused") {
-        log.info(`Pausing operations in favour of ${by.join(", ")} in the peering ${this.#where}`);
+      if (!this.#conflicts.on || this.status.state !== "paused") {
+        log.info(`Pausing operations in favour of ${by.join(", ")} in the peering ${this.where}`);
       }
       this.#set(true, by, undefined);
     } else if (verdict.same.length > 0 && !this.#options.withLease) {
       const by = verdict.same.map(peers.describe);
       if (!this.#frozen) {
         log.warning(
-          `Pausing: ${by.join(", ")} in the peering ${this.#where} has the same priority ` +
+          `Pausing: ${by.join(", ")} in the peering ${this.where} has the same priority ` +
             `${settings.priority}, so all of them pause (Kopf's rule); give each instance its ` +
             `own --priority, or run one replica, or use --peering lease`,
         );
@@ -377,9 +373,9 @@ class PeeringState {
       this.#set(true, by, undefined);
     } else {
       this.#frozen = false;
-      if (this.#conflicts.on && this.#status.state === "paused") {
+      if (this.#conflicts.on && this.status.state === "paused") {
         log.info(
-          `Resuming operations: no peer outranks this operator in the peering ${this.#where}`,
+          `Resuming operations: no peer outranks this operator in the peering ${this.where}`,
         );
       }
       this.#set(false, [], undefined);
@@ -393,9 +389,9 @@ class PeeringState {
   }
 
   #set(on: boolean, by: string[], problem: string | undefined): void {
-    this.#status.state = on ? "paused" : "active";
-    this.#status.pausedBy = by;
-    this.#status.problem = problem;
+    this.status.state = on ? "paused" : "active";
+    this.status.pausedBy = by;
+    this.status.problem = problem;
     this.#conflicts.set(on);
   }
 
@@ -403,13 +399,13 @@ class PeeringState {
   async #clean(dead: peers.Peer[]): Promise<void> {
     const entries = Object.fromEntries(dead.map((p) => [p.identity, null]));
     log.info(
-      `Removing dead peers from the peering ${this.#where}: ${dead.map(peers.describe).join(", ")}`,
+      `Removing dead peers from the peering ${this.where}: ${dead.map(peers.describe).join(", ")}`,
     );
     try {
       await patchStatus(this.#options, entries, this.#options.signal);
     } catch (error) {
       if (!this.#options.signal.aborted) {
-        log.warning(`Could not remove the dead peers from ${this.#where}: ${messageOf(error)}`);
+        log.warning(`Could not remove the dead peers from ${this.where}: ${messageOf(error)}`);
       }
     }
   }
