@@ -166,7 +166,8 @@ export class Coordination {
           `(examples/peering.yaml), or run with --standalone`,
       );
     } else {
-      log.warning(
+      // Info, not a warning: most clusters have no peering, and a single instance needs none.
+      log.info(
         `The cluster does not serve ${kind} (kopf.dev/v1): running without peering, so other ` +
           `instances are not paused; apply examples/peering.yaml to coordinate, or run with ` +
           `--standalone to say that this is the only one`,
