@@ -10,6 +10,7 @@ import * as clocks from "../async/clock.ts";
 import * as signals from "../async/signals.ts";
 import type * as connections from "../k8s/connections.ts";
 import * as discovery from "../k8s/discovery.ts";
+import * as k8sErrors from "../k8s/errors.ts";
 import * as kubeconfig from "../k8s/kubeconfig.ts";
 import * as transports from "../k8s/transport.ts";
 import * as watching from "../k8s/watching.ts";
@@ -412,8 +413,11 @@ export async function run(options: RunOptions = {}): Promise<number> {
     await operator({ ...options, settings, signal });
     return 0;
   } catch (error) {
-    // An activity's failure is the handlers' story, told in their log lines: no stack trace.
-    const properties = error instanceof activities.ActivityError ? {} : { error };
+    // An activity's failure is the handlers' story, told in their log lines; a kubeconfig or
+    // credentials problem is the user's input, named with its fix: no stack trace for either.
+    const told = error instanceof activities.ActivityError ||
+      error instanceof k8sErrors.ConfigError || error instanceof k8sErrors.CredentialsError;
+    const properties = told ? {} : { error };
     log.fatal(`The operator cannot run: ${messageOf(error)}`, properties);
     return 1;
   } finally {
