@@ -25,9 +25,11 @@
 import { getLogger } from "@logtape/logtape";
 import * as logging from "./lib/engines/logging.ts";
 import * as kubeconfig from "./lib/k8s/kubeconfig.ts";
+import * as discovery from "./lib/k8s/discovery.ts";
 import * as transports from "./lib/k8s/transport.ts";
 import * as args from "./lib/kits/arguments.ts";
 import * as freezing from "./lib/kits/freezing.ts";
+import * as rbac from "./lib/kits/rbac.ts";
 import * as loading from "./lib/kits/loading.ts";
 import * as probing from "./lib/kits/probing.ts";
 import * as coordinating from "./lib/reactor/coordinating.ts";
@@ -48,6 +50,7 @@ Kopf for Deno ${VERSION}: Kubernetes operators as a few typed handler functions.
 
 Commands:
   run [paths|URLs...]   Run an operator from handler modules (see kopf run --help)
+  rbac [paths|URLs...]  Print the least RBAC the handlers need (see kopf rbac --help)
   freeze, resume        Pause operators of a lower priority for a while, and end it
                         (see kopf freeze --help, docs/peering.md)
 
@@ -118,6 +121,7 @@ export async function main(argv: string[], controls: CliControls = {}): Promise<
   if (command === "freeze" || command === "resume") {
     return await freezeCommand(command, rest, controls, stdout, stderr);
   }
+  if (command === "rbac") return await rbacCommand(rest, controls, stdout, stderr);
   stderr(
     command.startsWith("-")
       ? `kopf: Unknown option "${command}"; see kopf --help`
@@ -241,6 +245,96 @@ async function runCommand(
     });
   } finally {
     await server?.close();
+    registries.setDefaultRegistry(previous);
+  }
+}
+
+const RBAC_HELP = `Usage: kopf rbac [run options] [paths|URLs...] [--service-account NAME]
+                 [--service-account-namespace NS] [--name NAME]
+
+Imports the handler modules as kopf run does and prints, as YAML, the least RBAC for serving
+them with the same options (-n/-A, --standalone, --peering, ...): a ServiceAccount, a
+ClusterRole and its binding, a Role and RoleBinding per namespace given by name (-n), and a Role
+for the Lease with --peering lease. The resources are resolved by the cluster's discovery
+(KUBECONFIG or --context), as kopf run resolves them. Settings that startup handlers change are
+not seen.
+
+  --service-account NAME            The service account (default: kopf-operator)
+  --service-account-namespace NS    Its namespace (default: the kubeconfig context's)
+  --name NAME                       The roles' and bindings' name (default: the account's)
+
+Example: kopf rbac handlers.ts -A --peering lease > rbac.yaml`;
+
+/** `kopf rbac`: the manifests on stdout, or one line why not. */
+async function rbacCommand(
+  argv: string[],
+  controls: CliControls,
+  stdout: (line: string) => void,
+  stderr: (line: string) => void,
+): Promise<number> {
+  // The RBAC options are taken out; the rest are kopf run's.
+  const own: Record<string, string> = {};
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const match = /^--(service-account|service-account-namespace|name)(?:=(.*))?$/.exec(argv[i]!);
+    if (!match) {
+      rest.push(argv[i]!);
+      continue;
+    }
+    const value = match[2] ?? argv[++i];
+    if (value === undefined || value === "") {
+      stderr(`kopf rbac: Option "--${match[1]}" needs a value; see kopf rbac --help`);
+      return 2;
+    }
+    own[match[1]!] = value;
+  }
+  let parsed: args.RunArguments;
+  try {
+    parsed = args.parseRunArgs(rest, controls.env ? { env: controls.env } : {});
+  } catch (error) {
+    if (!(error instanceof args.UsageError)) throw error;
+    stderr(`kopf rbac: ${error.message}; see kopf rbac --help`);
+    return 2;
+  }
+  if (parsed.help) {
+    stdout(RBAC_HELP);
+    return 0;
+  }
+  const registry = controls.registry ?? registries.defaultRegistry();
+  const previous = registries.defaultRegistry();
+  registries.setDefaultRegistry(registry);
+  try {
+    await loading.loadModules(parsed.paths, parsed.modules, {
+      ...(controls.cwd ? { cwd: controls.cwd } : {}),
+      fresh: controls.freshImports ?? false,
+    });
+    const settings = controls.settings ?? operatorSettings.defaultSettings();
+    args.applyPeering(parsed, settings);
+    const context = parsed.context ? { context: parsed.context } : {};
+    const connection = controls.connection ??
+      (controls.kubeconfig !== undefined
+        ? await kubeconfig.loadKubeconfig({ kubeconfig: controls.kubeconfig, ...context })
+        : await kubeconfig.loadConnection(context));
+    using transport = new transports.Transport(connection);
+    const served = await new discovery.Discovery(transport).resources();
+    const manifests = rbac.rbacManifests({
+      registry,
+      settings,
+      served,
+      clusterwide: parsed.clusterwide,
+      namespaces: parsed.namespaces,
+      serviceAccount: {
+        name: own["service-account"] ?? "kopf-operator",
+        namespace: own["service-account-namespace"] ?? connection.namespace,
+      },
+      ...(own.name ? { name: own.name } : {}),
+    });
+    stdout(rbac.toYaml(manifests).trimEnd());
+    return 0;
+  } catch (error) {
+    stderr(`kopf rbac: ${messageOf(error)}`);
+    return 1;
+  } finally {
     registries.setDefaultRegistry(previous);
   }
 }

@@ -489,3 +489,19 @@ Deno.test("kopf freeze and resume read Kopf's options and insist on the required
   }
   throws(() => freezing.parseFreezeArgs("resume", ["-P", "p", "-A", "-t", "5"]), /Unknown option/);
 });
+
+Deno.test("kopf rbac --help says what it prints; a bad option is one line, exit code 2", async () => {
+  const help = await kopf(["rbac", "--help"]);
+  equal(help.code, 0);
+  match(help.stdout.join("\n"), /^Usage: kopf rbac [\s\S]*least RBAC[\s\S]*--service-account NAME/);
+  oneLine(
+    await kopf(["rbac", "--service-account"]),
+    2,
+    /^kopf rbac: Option "--service-account" needs a value; see kopf rbac --help$/,
+  );
+  oneLine(
+    await kopf(["rbac", "--nope"]),
+    2,
+    /^kopf rbac: Unknown option "--nope"; see kopf rbac --help$/,
+  );
+});
