@@ -451,3 +451,48 @@ Deno.test("each watch request asks the server for a random timeout within the co
     await consumer.stop();
   }
 });
+
+Deno.test("a watch line that is not JSON is one ERROR naming the resource, and the watch goes on", async () => {
+  // A server of our own: the list, then a watch whose first line is cut off, then a good one.
+  let watches = 0;
+  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
+    const url = new URL(request.url);
+    if (url.searchParams.get("watch") !== "1") {
+      return Response.json({
+        kind: "ConfigMapList",
+        metadata: { resourceVersion: "1" },
+        items: [],
+      });
+    }
+    watches++;
+    const lines = watches === 1
+      ? '{"type":"ADDED","object":{"metadata":{"name":"cut","uid":"u1","resourceVersion":"2"\n'
+      : '{"type":"ADDED","object":{"metadata":{"name":"whole","uid":"u2","resourceVersion":"3"}}}\n';
+    return new Response(lines, { headers: { "content-type": "application/json" } });
+  });
+  using transport = new transports.Transport({
+    server: `http://127.0.0.1:${server.addr.port}`,
+    caCerts: [],
+    insecureSkipTlsVerify: false,
+    namespace: "default",
+    source: "a test server",
+    authenticator: connections.fixedCredentials({ authorization: "Bearer t" }),
+  });
+  const consumer = new Consumer(transport);
+  try {
+    await consumer.until(() => consumer.count("ADDED") === 1, "the good line after the bad one");
+    const errors = consumer.events.filter((e) => e.type === "ERROR");
+    equal(errors.length, 1);
+    const message = errors[0]!.type === "ERROR" ? errors[0]!.error.message : "";
+    ok(message.startsWith("The watch of configmaps.v1 sent a line that is not JSON:"), message);
+    ok(!message.includes("\n"), "one line");
+    deepEqual(
+      consumer.events.filter((e) => e.type === "ADDED").map((e) =>
+        e.type === "ADDED" ? e.object.metadata!.name : ""
+      ),
+      ["whole"],
+    );
+  } finally {
+    await consumer.stop();
+  }
+});
