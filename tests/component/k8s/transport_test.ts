@@ -121,6 +121,29 @@ Deno.test("429 waits exactly as long as Retry-After says before the retry", asyn
   );
 });
 
+Deno.test("a 429 storm: each retry waits as Retry-After says (capped), no tight request loop", async () => {
+  // Five 429s in a row, then an answer: one request per Retry-After, never more.
+  await withServer(
+    (_, n) =>
+      n <= 5
+        ? json({ kind: "Status", code: 429, reason: "TooManyRequests" }, 429, {
+          "Retry-After": n === 5 ? "3600" : "2",
+        })
+        : json({}),
+    async (url, hits) => {
+      const clock = new clocks.FakeClock();
+      using transport = new transports.Transport(connectionTo(url), {
+        clock,
+        settings: { retries: 6 },
+      });
+      const { sleeps } = await drive(clock, transport.request("GET", "/api"));
+      // A Retry-After of an hour is capped by retryMaxDelaySeconds (30 s by default).
+      deepEqual(sleeps, [2000, 2000, 2000, 2000, 30_000]);
+      equal(hits(), 6, "six requests over 38 s of a storm: no tight loop");
+    },
+  );
+});
+
 Deno.test("retries stop after the configured number and the last error surfaces", async () => {
   await withServer(() => status(503, "ServiceUnavailable", "etcd is down"), async (url, hits) => {
     const clock = new clocks.FakeClock();
