@@ -88,9 +88,22 @@ export function makeKeys(
   options: { body?: bodies.RawBody | undefined; v1?: boolean } = {},
 ): string[] {
   const marked = markKey(key, options.body);
-  const keys = [v2Key(prefix, marked)];
-  const old = v1Key(prefix, marked);
-  if ((options.v1 ?? true) && old !== keys[0]) keys.push(old);
+  const [v2, v1] = namedKeys(prefix, marked);
+  return (options.v1 ?? true) && v1 !== v2 ? [v2, v1] : [v2];
+}
+
+// The keys of a prefix and id never change, and every event of every object asks for them.
+const KEYS = new Map<string, readonly [string, string]>();
+const KEYS_LIMIT = 4096;
+
+function namedKeys(prefix: string, key: string): readonly [string, string] {
+  const cacheKey = `${prefix}\u0000${key}`;
+  let keys = KEYS.get(cacheKey);
+  if (keys === undefined) {
+    keys = [v2Key(prefix, key), v1Key(prefix, key)];
+    if (KEYS.size >= KEYS_LIMIT) KEYS.clear();
+    KEYS.set(cacheKey, keys);
+  }
   return keys;
 }
 

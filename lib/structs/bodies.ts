@@ -42,23 +42,44 @@ export function isObject(value: unknown): value is Record<string, unknown> {
  */
 export function resolve(obj: unknown, field: FieldSpec, fallback: unknown): unknown {
   let current = obj;
-  // A path is used as it is: this runs several times per event, a copy each time adds up.
-  const path = typeof field === "string" || field.some((part) => part === "")
-    ? parseField(field)
-    : field;
-  for (const key of path) {
+  // A path is used as it is, a dotted field parsed once: this runs several times per event,
+  // and a split or a copy each time adds up (an iterator per loop, too: hence the index).
+  const path = typeof field === "string" ? parsedField(field) : checkedPath(field);
+  for (let i = 0; i < path.length; i++) {
+    const key = path[i]!;
     if (!isObject(current) || !Object.hasOwn(current, key)) return fallback;
     current = current[key];
   }
   return current;
 }
 
+const PARSED_FIELDS = new Map<string, FieldPath>();
+const PARSED_FIELDS_LIMIT = 1024;
+
+/** `parseField` of a dotted field, remembered: the same few fields are resolved again and again. */
+function parsedField(field: string): FieldPath {
+  let path = PARSED_FIELDS.get(field);
+  if (path === undefined) {
+    path = parseField(field);
+    if (PARSED_FIELDS.size >= PARSED_FIELDS_LIMIT) PARSED_FIELDS.clear();
+    PARSED_FIELDS.set(field, path);
+  }
+  return path;
+}
+
+/** A path as given, or the error `parseField` gives for an empty part. */
+function checkedPath(path: readonly string[]): FieldPath {
+  for (let i = 0; i < path.length; i++) if (path[i] === "") return parseField(path);
+  return path;
+}
+
 /** A deep copy of a JSON value, keeping the key order. */
 export function deepCopy<T>(value: T): T {
   if (Array.isArray(value)) return value.map((item) => deepCopy(item)) as T;
   if (isObject(value)) {
+    // for-in, not Object.entries: no array per key (JSON objects have no inherited keys).
     const copy: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) copy[key] = deepCopy(item);
+    for (const key in value) copy[key] = deepCopy(value[key]);
     return copy as T;
   }
   return value;
