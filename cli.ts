@@ -23,6 +23,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
+import * as indexing from "./lib/engines/indexing.ts";
 import * as logging from "./lib/engines/logging.ts";
 import * as kubeconfig from "./lib/k8s/kubeconfig.ts";
 import * as discovery from "./lib/k8s/discovery.ts";
@@ -207,16 +208,18 @@ async function runCommand(
     }
     const settings = controls.settings ?? operatorSettings.defaultSettings();
     args.applyPeering(parsed, settings);
+    args.applyAdmission(parsed, settings);
     const health = controls.health ?? new Map();
     const peering = controls.peering ?? coordinating.newReport();
     const memo = controls.memo ?? {};
+    const indexes = new indexing.OperatorIndexes(registry.allIndexingHandlers());
     const clock = controls.clock;
     if (parsed.liveness !== undefined) {
       try {
         server = probing.serveLiveness(parsed.liveness, health, {
           watching: settings.watching,
           peering,
-          probes: { registry, memo, settings },
+          probes: { registry, memo, settings, indexes: indexes.indexes },
           ...(clock ? { clock } : {}),
         });
       } catch (error) {
@@ -237,6 +240,7 @@ async function runCommand(
       settings,
       health,
       memo,
+      indexes,
       peering,
       ...(connection ? { connection } : {}),
       ...(parsed.clusterwide ? { clusterwide: true } : { namespaces: parsed.namespaces }),
@@ -310,6 +314,7 @@ async function rbacCommand(
     });
     const settings = controls.settings ?? operatorSettings.defaultSettings();
     args.applyPeering(parsed, settings);
+    args.applyAdmission(parsed, settings);
     const context = parsed.context ? { context: parsed.context } : {};
     const connection = controls.connection ??
       (controls.kubeconfig !== undefined
@@ -376,7 +381,8 @@ async function freezeCommand(
 
 function hasHandlers(registry: registries.OperatorRegistry): boolean {
   return registry.allChangingHandlers().length + registry.allWatchingHandlers().length +
-      registry.allActivityHandlers().length > 0;
+          registry.allIndexingHandlers().length + registry.allActivityHandlers().length > 0 ||
+    registry.admission.any;
 }
 
 /** Kopf's rules make `-n a,b` serve only `a`: say so, as it is rarely what was meant. */

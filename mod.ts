@@ -2,10 +2,13 @@
  * Kopf for Deno: write Kubernetes operators as a few typed handler functions.
  *
  * Register handlers with `on.create`, `on.update`, `on.delete`, `on.resume`, `on.field` and
- * `on.event`, and operator-wide activities with `on.startup`, `on.cleanup`, `on.login` and
- * `on.probe`; throw `TemporaryError` to retry later or `PermanentError` to give up; start it
+ * `on.event`, background work per object with `on.daemon` and `on.timer` (also `daemon` and
+ * `timer`), and operator-wide activities with `on.startup`, `on.cleanup`, `on.login` and
+ * `on.probe`, admission and conversion webhooks with `on.validate`, `on.mutate` and
+ * `on.convert`; throw `TemporaryError` to retry later or `PermanentError` to give up; start it
  * with `run()` (or `operator()` to embed it). Progress, the last handled state and the
- * finalizer are kept on the objects in Kopf 1.44's format.
+ * finalizer are kept on the objects in Kopf 1.44's format. `on.index` (or `index`) keeps
+ * in-memory indexes of objects that every handler gets as context fields.
  *
  * @example A minimal operator's handlers
  * ```ts
@@ -23,6 +26,11 @@
  */
 
 export { execute, on, subhandler } from "./lib/registry/registering.ts";
+// `kopf.index(...)`, as Kopf spells it besides `kopf.on.index`.
+export { index } from "./lib/registry/registering.ts";
+// `kopf.daemon(...)` and `kopf.timer(...)`, as Kopf spells them besides `kopf.on.daemon/timer`.
+export { daemon, timer } from "./lib/registry/spawning.ts";
+export type { DaemonOptions, SpawningOptions, TimerOptions } from "./lib/registry/spawning.ts";
 export { eventSink, operator, OperatorStopped, run } from "./lib/reactor/running.ts";
 export type { OperatorHealth, OperatorOptions, RunOptions } from "./lib/reactor/running.ts";
 export { event, exception, info, warn } from "./lib/engines/posting.ts";
@@ -50,6 +58,7 @@ export type {
   DeleteOptions,
   EventOptions,
   FieldOptions,
+  IndexOptions,
   On,
   ResumeOptions,
   SubhandlerOptions,
@@ -70,8 +79,14 @@ export type {
   ChangingContext,
   ChangingFn,
   ConnectionInfo,
+  DaemonContext,
+  DaemonFn,
+  DaemonStopped,
   EventContext,
   EventFn,
+  HandlerFnOf,
+  IndexFn,
+  IndexingContext,
   LoginFn,
   LoginResult,
   Memo,
@@ -79,8 +94,26 @@ export type {
   ProbeFn,
   RawEvent,
   ResourceContext,
+  SpawningContext,
+  StoppingReason,
+  TimerContext,
+  TimerFn,
 } from "./lib/registry/contexts.ts";
 export { ActivityError } from "./lib/handling/activities.ts";
+export { AdmissionError } from "./lib/engines/admission.ts";
+export type {
+  AdmissionContext,
+  AdmissionFn,
+  AdmissionOptions,
+  ConversionContext,
+  ConversionFn,
+  ConversionOptions,
+  Operation,
+  UserInfo,
+  WebhookKind,
+} from "./lib/registry/admission.ts";
+export { crdConversionPatch } from "./lib/engines/configurations.ts";
+export type { ClientConfig } from "./lib/engines/configurations.ts";
 export { loginWithKubeconfig, loginWithServiceAccount } from "./lib/handling/logins.ts";
 export type {
   Authenticator,
@@ -103,6 +136,8 @@ export {
   TemporaryError,
 } from "./lib/handling/errors.ts";
 export { Patch } from "./lib/structs/patches.ts";
+export type { Index, Indexes, Store } from "./lib/structs/indexes.ts";
+export { OperatorIndexes } from "./lib/engines/indexing.ts";
 export type { PatchFn } from "./lib/structs/patches.ts";
 export type { Diff, DiffItem, DiffOperation } from "./lib/structs/diffs.ts";
 export type { Resource } from "./lib/structs/references.ts";
@@ -114,6 +149,8 @@ export type {
   QueueingSettings,
 } from "./lib/settings/operator.ts";
 export type { PostingSettings } from "./lib/settings/posting.ts";
+export type { BackgroundSettings } from "./lib/settings/background.ts";
+export type { AdmissionSettings, WebhookService } from "./lib/settings/admission.ts";
 export type { NetworkingSettings, WatchingSettings } from "./lib/settings/networking.ts";
 export type { LeaseSettings, PeeringMode, PeeringSettings } from "./lib/settings/peering.ts";
 export { newReport as newPeeringReport } from "./lib/reactor/coordinating.ts";

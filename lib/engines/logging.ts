@@ -161,6 +161,13 @@ export function objectLogger(
     };
   },
 ): Logger {
+  return getLogger(["kopf", "objects"]).with({ [OBJECT_PROPERTY]: identityOf(resource, body) });
+}
+
+function identityOf(
+  resource: Parameters<typeof objectLogger>[0],
+  body: Parameters<typeof objectLogger>[1],
+): Record<string, string> {
   const identity: Record<string, string> = {};
   const fields: [string, unknown][] = [
     ["apiVersion", body.apiVersion || references.apiVersion(resource)],
@@ -172,7 +179,45 @@ export function objectLogger(
   for (const [key, value] of fields) {
     if (typeof value === "string" && value) identity[key] = value;
   }
-  return getLogger(["kopf", "objects"]).with({ [OBJECT_PROPERTY]: identity });
+  return identity;
+}
+
+/**
+ * The logger of index functions for one object: printed with the object's prefix as
+ * `objectLogger()`'s, but in the category `["kopf", "indexing"]`, whose messages never become
+ * Events (Kopf's terse logger): indexing writes nothing to the API, not even its errors.
+ *
+ * @example
+ * ```ts
+ * import { indexingLogger } from "./logging.ts";
+ * const resource = { group: "", version: "v1", kind: "Pod" };
+ * indexingLogger(resource, { metadata: { name: "web-1", namespace: "default" } }).debug("Indexed");
+ * ```
+ */
+export function indexingLogger(
+  resource: Parameters<typeof objectLogger>[0],
+  body: Parameters<typeof objectLogger>[1],
+): Logger {
+  return getLogger(["kopf", "indexing"]).with({ [OBJECT_PROPERTY]: identityOf(resource, body) });
+}
+
+/**
+ * The logger of admission and conversion handlers for one object: printed with the object's
+ * prefix, in the category `["kopf", "admission"]`, whose messages never become Events (the
+ * object may not exist yet, as Kopf's local object logger).
+ *
+ * @example
+ * ```ts
+ * import { admissionLogger } from "./logging.ts";
+ * const resource = { group: "kopf.dev", version: "v1", kind: "KopfExample" };
+ * admissionLogger(resource, { metadata: { name: "kex-1", namespace: "default" } }).info("Checked");
+ * ```
+ */
+export function admissionLogger(
+  resource: Parameters<typeof objectLogger>[0],
+  body: Parameters<typeof objectLogger>[1],
+): Logger {
+  return getLogger(["kopf", "admission"]).with({ [OBJECT_PROPERTY]: identityOf(resource, body) });
 }
 
 /**

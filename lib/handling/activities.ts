@@ -9,6 +9,7 @@ import * as clocks from "../async/clock.ts";
 import type * as contextTypes from "../registry/contexts.ts";
 import type * as handlers from "../registry/handlers.ts";
 import type * as operatorSettings from "../settings/operator.ts";
+import type * as indexes from "../structs/indexes.ts";
 import * as contexts from "./contexts.ts";
 import * as errors from "./errors.ts";
 import * as execution from "./execution.ts";
@@ -23,6 +24,8 @@ export interface ActivityRun {
   readonly memo: contextTypes.Memo;
   /** The operator's settings, given to the handlers as they are (startup may change them). */
   readonly settings: operatorSettings.OperatorSettings;
+  /** The operator's indexes by id, given to the handlers as context fields. @default {none} */
+  readonly indexes?: indexes.Indexes | undefined;
   /** @default {realClock} */
   readonly clock?: clocks.Clock | undefined;
   /** Aborts the run: the handlers' signals, and the sleeps between retries. */
@@ -103,6 +106,7 @@ export async function executeActivity(run: ActivityRun): Promise<ActivityOutcome
     logger,
     memo: run.memo,
     settings: run.settings,
+    indexes: run.indexes,
   };
   const options: execution.ExecutionOptions = {
     clock,

@@ -9,6 +9,7 @@ import * as causes from "../causes/causes.ts";
 import type * as contexts from "../registry/contexts.ts";
 import type * as handlers from "../registry/handlers.ts";
 import type * as operatorSettings from "../settings/operator.ts";
+import type * as indexes from "../structs/indexes.ts";
 import type * as patches from "../structs/patches.ts";
 import type * as references from "../structs/references.ts";
 import type * as execution from "./execution.ts";
@@ -20,6 +21,12 @@ export interface Subject {
   readonly patch: patches.Patch;
   readonly logger: Logger;
   readonly memo: contexts.Memo;
+  /**
+   * The operator's indexes by id: each becomes a context field of that name, set last, so an
+   * index replaces a framework field of the same name (Kopf's rule: new fields never break
+   * existing indexes).
+   */
+  readonly indexes?: indexes.Indexes | undefined;
 }
 
 const EMPTY: Readonly<Record<string, never>> = Object.freeze({});
@@ -55,6 +62,7 @@ export function resourceContext(
     param: handler.param,
     signal,
     id: handler.id,
+    ...subject.indexes,
   };
 }
 
@@ -79,6 +87,7 @@ export function changingContext(
     diff: view.diff,
     old: view.old,
     new: view.new,
+    ...subject.indexes,
   };
 }
 
@@ -89,7 +98,28 @@ export function eventContext(
   event: contexts.RawEvent,
   signal: AbortSignal,
 ): contexts.EventContext {
-  return { ...resourceContext(subject, handler, signal), event, type: event.type };
+  return {
+    ...resourceContext(subject, handler, signal),
+    event,
+    type: event.type,
+    ...subject.indexes,
+  };
+}
+
+/** The context of an index function's attempt: no `patch`, as indexing writes nothing. */
+export function indexingContext(
+  subject: Subject,
+  handler: handlers.BaseHandler,
+  attempt: execution.Attempt,
+): contexts.IndexingContext {
+  const { patch: _, ...fields } = resourceContext(subject, handler, attempt.signal);
+  return {
+    ...fields,
+    retry: attempt.retry,
+    started: attempt.started,
+    runtime: attempt.runtime,
+    ...subject.indexes,
+  };
 }
 
 /**
@@ -117,6 +147,7 @@ export function filterContext(
     diff: cause.diff,
     old: cause.old,
     new: cause.new,
+    ...subject.indexes,
   };
 }
 
@@ -126,6 +157,8 @@ export interface ActivitySubject {
   readonly logger: Logger;
   readonly memo: contexts.Memo;
   readonly settings: operatorSettings.OperatorSettings;
+  /** The operator's indexes by id, as context fields (see `Subject.indexes`). */
+  readonly indexes?: indexes.Indexes | undefined;
 }
 
 /** The context of an activity handler's attempt. */
@@ -145,5 +178,6 @@ export function activityContext(
     runtime: attempt.runtime,
     signal: attempt.signal,
     id: handler.id,
+    ...subject.indexes,
   };
 }

@@ -44,9 +44,11 @@ export interface Attempt {
 /** Calls the handler's function for this attempt (the caller builds the context). */
 export type Invoke = (attempt: Attempt) => unknown;
 
-/** The label Kopf uses in messages: `Handler 'create_fn'`. */
+/** The label Kopf uses in messages: `Handler 'create_fn'`, `Daemon 'monitor'`, `Timer 'tick'`. */
 export function label(handler: handlers.BaseHandler): string {
-  return `Handler '${handler.id}'`;
+  const kind = (handler as { readonly kind?: string }).kind;
+  const noun = kind === "daemon" ? "Daemon" : kind === "timer" ? "Timer" : "Handler";
+  return `${noun} '${handler.id}'`;
 }
 
 /** Runs one attempt of `handler` and reports its outcome; never throws for handler errors. */

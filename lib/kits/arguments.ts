@@ -105,6 +105,62 @@ const SECTIONS: readonly { title: string; note?: string; options: readonly Optio
     ],
   },
   {
+    title: "Webhooks",
+    note: "For on.validate, on.mutate and on.convert handlers; see docs/admission.md. Without " +
+      "--webhook-cert/--webhook-key, a CA and a certificate are generated at start.",
+    options: [
+      {
+        long: "webhook-address",
+        type: "string",
+        value: "ADDR",
+        help: "Listen on this address (default 0.0.0.0)",
+      },
+      {
+        long: "webhook-port",
+        type: "string",
+        value: "N",
+        help: "Listen on this port (default 9443; 0 takes a free one)",
+      },
+      {
+        long: "webhook-host",
+        type: "string",
+        value: "HOST",
+        help: "The hostname the API server calls (default: the address; 127.0.0.1 for 0.0.0.0)",
+      },
+      {
+        long: "webhook-url",
+        type: "string",
+        value: "URL",
+        help: "The whole URL the API server calls, e.g. a TLS proxy's in front of " +
+          "--webhook-insecure",
+      },
+      {
+        long: "webhook-cert",
+        type: "string",
+        value: "FILE",
+        help: "The serving certificate (PEM), re-read when it changes; with --webhook-key",
+      },
+      { long: "webhook-key", type: "string", value: "FILE", help: "Its private key (PEM)" },
+      {
+        long: "webhook-ca",
+        type: "string",
+        value: "FILE",
+        help: "The CA bundle the API server trusts (default: the certificate itself)",
+      },
+      {
+        long: "webhook-insecure",
+        type: "boolean",
+        help: "Serve plain HTTP, for use behind a TLS-terminating proxy",
+      },
+      {
+        long: "webhook-managed",
+        type: "string",
+        value: "NAME",
+        help: "Create and update the webhook configurations NAME at start, remove them at exit",
+      },
+    ],
+  },
+  {
     title: "Logging",
     options: [
       { long: "verbose", short: "v", type: "boolean", help: "Log debug messages too" },
@@ -211,6 +267,8 @@ export interface RunArguments {
   priority: number | undefined;
   /** `-L URL`: where to serve the liveness probe. */
   liveness: string | undefined;
+  /** The `--webhook-*` options: how the webhook server listens and is configured. */
+  webhooks: WebhookArguments;
   /** How to log: from `-v`/`-d`/`-q`, `--log-format`, `--log-prefix`, `--log-refkey`. */
   logging: {
     level: logging.LoggingLevel;
@@ -332,6 +390,7 @@ export function parseRunArgs(
   if (last("peering") === "") {
     throw new UsageError("The peering name must not be empty: give NAME, lease or lease:NAME");
   }
+  const webhooks = webhookArguments(last, on);
   const liveness = last("liveness");
   if (liveness !== undefined) {
     try {
@@ -361,6 +420,7 @@ export function parseRunArgs(
       ? undefined
       : Number(rawPriority),
     liveness,
+    webhooks,
     logging: {
       level: on("debug") || on("verbose") ? "debug" : on("quiet") ? "warning" : "info",
       format,
@@ -452,4 +512,74 @@ export function applyPeering(
     peering.mandatory = true;
     peering.name = parsed.peering;
   }
+}
+
+/** The `--webhook-*` options, as given. */
+export interface WebhookArguments {
+  address?: string;
+  port?: number;
+  host?: string;
+  url?: string;
+  certFile?: string;
+  keyFile?: string;
+  caFile?: string;
+  insecure?: boolean;
+  managed?: string;
+}
+
+function webhookArguments(
+  last: (long: string) => string | undefined,
+  on: (long: string) => boolean,
+): WebhookArguments {
+  const result: WebhookArguments = {};
+  const port = last("webhook-port");
+  if (port !== undefined) {
+    if (!/^\d+$/.test(port) || Number(port) > 65535) {
+      throw new UsageError(`The webhook port must be a number from 0 to 65535, not "${port}"`);
+    }
+    result.port = Number(port);
+  }
+  const url = last("webhook-url");
+  if (url !== undefined && !/^https?:\/\/[^/]/.test(url)) {
+    throw new UsageError(`The webhook URL "${url}" is not an http(s) URL`);
+  }
+  const certFile = last("webhook-cert");
+  const keyFile = last("webhook-key");
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new UsageError("Give both --webhook-cert and --webhook-key, or neither");
+  }
+  const strings = {
+    address: last("webhook-address"),
+    host: last("webhook-host"),
+    url,
+    certFile,
+    keyFile,
+    caFile: last("webhook-ca"),
+    managed: last("webhook-managed"),
+  };
+  for (const [key, value] of Object.entries(strings)) {
+    if (value !== undefined) (result as Record<string, unknown>)[key] = value;
+  }
+  if (on("webhook-insecure")) result.insecure = true;
+  return result;
+}
+
+/**
+ * The `--webhook-*` options into the settings (`settings.admission`); what they do not say
+ * stays as the settings have it.
+ *
+ * @example `kopf run --webhook-port 0 --webhook-managed my-op.example.com`
+ * ```ts
+ * import { applyAdmission, parseRunArgs } from "./arguments.ts";
+ * import { defaultSettings } from "../settings/operator.ts";
+ * const settings = defaultSettings();
+ * applyAdmission(parseRunArgs(["--webhook-port", "0", "--webhook-managed", "my-op.example.com", "h.ts"]), settings);
+ * settings.admission.port; // 0
+ * ```
+ */
+export function applyAdmission(
+  parsed: Pick<RunArguments, "webhooks">,
+  settings: operatorSettings.OperatorSettings,
+): void {
+  Object.assign(settings.admission, parsed.webhooks);
 }

@@ -12,6 +12,7 @@ import type * as contexts from "../registry/contexts.ts";
 import type * as registries from "../registry/registries.ts";
 import * as networking from "../settings/networking.ts";
 import * as operatorSettings from "../settings/operator.ts";
+import type * as indexes from "../structs/indexes.ts";
 import * as coordinating from "../reactor/coordinating.ts";
 
 const log = getLogger(["kopf", "probing"]);
@@ -61,6 +62,8 @@ export interface ProbeSource {
   memo?: contexts.Memo;
   /** The operator's settings. @default {defaultSettings()} */
   settings?: operatorSettings.OperatorSettings;
+  /** The operator's indexes (`operator({ indexes })`), given to probes as context fields. */
+  indexes?: indexes.Indexes;
 }
 
 /** One watcher in the report: its `WatchHealth` with times in ISO 8601, and the verdict. */
@@ -233,6 +236,7 @@ export class ProbeCache {
         handlers,
         memo: this.#source.memo ?? {},
         settings: this.#settings,
+        indexes: this.#source.indexes,
         clock: this.#clock,
         signal: this.#signal,
         once: true,

@@ -99,6 +99,26 @@ export function rbacManifests(options: RbacOptions): api.KubernetesObject[] {
     });
   }
 
+  // Webhooks: the managed configurations, and the CRDs whose conversion points at the operator.
+  const admission = options.registry.admission;
+  if (settings.admission.managed !== undefined) {
+    for (const kind of ["validating", "mutating"] as const) {
+      if (admission.webhooks(kind).length === 0) continue;
+      clusterRules.push({
+        apiGroups: ["admissionregistration.k8s.io"],
+        resources: [`${kind}webhookconfigurations`],
+        verbs: ["create", "patch", "delete"],
+      });
+    }
+  }
+  if (settings.admission.manageConversion && admission.conversions().length > 0) {
+    clusterRules.push({
+      apiGroups: ["apiextensions.k8s.io"],
+      resources: ["customresourcedefinitions"],
+      verbs: ["patch"],
+    });
+  }
+
   const subject = {
     kind: "ServiceAccount",
     name: serviceAccount.name,

@@ -7,6 +7,7 @@
 import type { Logger } from "@logtape/logtape";
 import type * as clocks from "../async/clock.ts";
 import * as causes from "../causes/causes.ts";
+import type * as daemons from "../engines/daemons.ts";
 import * as changing from "../handling/changing.ts";
 import * as contexts from "../handling/contexts.ts";
 import * as execution from "../handling/execution.ts";
@@ -17,6 +18,7 @@ import type * as operator from "../settings/operator.ts";
 import * as bodies from "../structs/bodies.ts";
 import * as diffs from "../structs/diffs.ts";
 import * as finalizers from "../structs/finalizers.ts";
+import type * as indexes from "../structs/indexes.ts";
 import * as patches from "../structs/patches.ts";
 import type * as references from "../structs/references.ts";
 import * as planning from "./planning.ts";
@@ -64,6 +66,13 @@ export interface ProcessingInput {
   readonly signal?: AbortSignal | undefined;
   /** A retry of the last known state, not a new event: `on.event` handlers do not run. */
   readonly replay?: boolean | undefined;
+  /**
+   * The daemons and timers of the resource: spawned and stopped by each event, before the
+   * changing handlers; the finalizer stays while they run. Undefined: the resource has none.
+   */
+  readonly daemons?: daemons.Daemons | undefined;
+  /** The operator's indexes by id, given to every handler as context fields. */
+  readonly indexes?: indexes.Indexes | undefined;
 }
 
 /** What processing decided. */
@@ -91,7 +100,14 @@ export async function processEvent(input: ProcessingInput): Promise<ProcessingRe
   const { resource, registry, settings, logger, memory } = input;
   const body = input.event.object as contextTypes.Body & Record<string, unknown>;
   const patch = new patches.Patch();
-  const subject: contexts.Subject = { body, resource, patch, logger, memo: memory.memo };
+  const subject: contexts.Subject = {
+    body,
+    resource,
+    patch,
+    logger,
+    memo: memory.memo,
+    indexes: input.indexes,
+  };
   const signal = input.signal ?? new AbortController().signal;
 
   if (!input.replay) await runEventHandlers(input, subject, signal);
@@ -101,7 +117,18 @@ export async function processEvent(input: ProcessingInput): Promise<ProcessingRe
   let postponed = false;
   const { finalizer, diffbaseStorage, progressStorage } = settings.persistence;
 
-  if (registry.changingHandlers(resource).length > 0) {
+  // Daemons live through the whole life of the object: spawned before the changing handlers
+  // run, stopped (on deletion) before the finalizer goes.
+  const spawned = input.daemons === undefined ? undefined : await input.daemons.process({
+    body,
+    type: input.event.type,
+    logger,
+    memo: memory.memo,
+  });
+  const spawningNeeds = spawned?.requiresFinalizer ?? false;
+  if (spawned !== undefined) delays.push(...spawned.delays);
+
+  if (registry.changingHandlers(resource).length > 0 || spawned !== undefined) {
     const extraFields = registry.extraFields(resource);
     const stored = diffbaseStorage.fetch(body);
     const old = stored === undefined ? undefined : progressStorage.clear(stored);
@@ -120,7 +147,8 @@ export async function processEvent(input: ProcessingInput): Promise<ProcessingRe
 
     const ongoing = finalizers.isDeletionOngoing(body);
     const blocked = finalizers.isDeletionBlocked(body, finalizer);
-    const mustBlock = interested && registry.requiresFinalizer(resource, cause, filterContext);
+    const mustBlock = (interested && registry.requiresFinalizer(resource, cause, filterContext)) ||
+      (spawningNeeds && cause.reason !== "gone");
     if (cause.reason !== "gone") {
       if (mustBlock && !blocked && !ongoing) {
         // A dedicated cycle: handlers run only once the finalizer protects their side effects.
@@ -146,6 +174,7 @@ export async function processEvent(input: ProcessingInput): Promise<ProcessingRe
           filterContext,
           old,
           now,
+          ongoing && delays.length > 0, // daemons still stopping hold the finalizer
         );
         delays.push(...outcome.delays);
       }
@@ -153,7 +182,7 @@ export async function processEvent(input: ProcessingInput): Promise<ProcessingRe
 
     if (
       input.event.type !== "DELETED" && ongoing && blocked && !postponed && delays.length === 0 &&
-      interested
+      (interested || spawningNeeds)
     ) {
       logger.debug("Removing the finalizer, thus allowing the actual deletion");
       patch.fns.push(finalizers.removeFinalizer(finalizer));
@@ -211,6 +240,7 @@ async function processChangingCause(
   filterContext: unknown,
   old: causes.Essence | undefined,
   now: causes.Essence,
+  holding = false,
 ): Promise<{ delays: number[] }> {
   const { registry, resource, settings, logger, memory } = input;
   const storage = settings.persistence.progressStorage;
@@ -248,10 +278,11 @@ async function processChangingCause(
     changing.deliverResults(results, subject.patch);
     if (state.done) {
       const counts = state.counts;
-      logger.info(
-        `${capitalize(title)} is processed: ${counts.success} succeeded; ${counts.failure} failed`,
-      );
-      state.purge(body, subject.patch, storage, owned.map((h) => h.id));
+      const summary = `${counts.success} succeeded; ${counts.failure} failed`;
+      if (results.size > 0) logger.info(`${capitalize(title)} is processed: ${summary}`);
+      // While the object's daemons still stop, the finalizer stays, and so do the records: the
+      // next cycle must not run the delete handlers again (Kopf purges them and does).
+      if (!holding) state.purge(body, subject.patch, storage, owned.map((h) => h.id));
     }
     done = state.done;
     delays = state.delays;

@@ -56,7 +56,7 @@ export function describe(report: PeeringReport): Record<string, unknown> {
   return {
     mode: report.mode,
     identity: report.identity,
-    state: report.mode === "starting" ? "starting" : report.paused.on ? "paused" : "active",
+    state: stateOf(report),
     /** The peers this operator pauses for. */
     pausedBy: [...report.peerings.values()].flatMap((p) => p.pausedBy),
     /** What holds the pause: peering objects, the Lease, a missing peering resource. */
@@ -64,6 +64,16 @@ export function describe(report: PeeringReport): Record<string, unknown> {
     ...(report.peerings.size ? { peerings: [...report.peerings.values()] } : {}),
     ...(report.lease ? { lease: report.lease } : {}),
   };
+}
+
+/**
+ * `starting` until the operator connected and every peering object was read once (it is paused
+ * meanwhile, but not for a peer), then `paused` or `active`.
+ */
+function stateOf(report: PeeringReport): "starting" | "paused" | "active" {
+  if (report.mode === "starting") return "starting";
+  if ([...report.peerings.values()].some((p) => p.state === "starting")) return "starting";
+  return report.paused.on ? "paused" : "active";
 }
 
 /** What coordination needs from the operator. */

@@ -135,6 +135,11 @@ export class ObjectQueue<T, M> {
     return this.#held;
   }
 
+  /** Whether an event of the object waits to be processed (not a retry timer's replay). */
+  pending(key: string): boolean {
+    return this.#slots.get(key)?.pending !== undefined;
+  }
+
   /** Stops accepting events and cancels retry timers; resolves when running work is done. */
   async close(): Promise<void> {
     this.#closed = true;

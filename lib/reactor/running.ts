@@ -7,6 +7,7 @@
 import type { LogRecord, Sink } from "@logtape/logtape";
 import { getLogger } from "@logtape/logtape";
 import * as clocks from "../async/clock.ts";
+import * as scheduling from "../async/scheduling.ts";
 import * as signals from "../async/signals.ts";
 import type * as connections from "../k8s/connections.ts";
 import * as discovery from "../k8s/discovery.ts";
@@ -21,12 +22,14 @@ import * as registries from "../registry/registries.ts";
 import * as operatorSettings from "../settings/operator.ts";
 import * as namespaces from "../structs/namespaces.ts";
 import * as references from "../structs/references.ts";
+import * as indexing from "../engines/indexing.ts";
 import * as logging from "../engines/logging.ts";
 import * as peering from "../engines/peering.ts";
 import * as posting from "../engines/posting.ts";
 import * as coordinating from "./coordinating.ts";
 import * as observation from "./observation.ts";
 import * as serving from "./serving.ts";
+import * as webhooks from "./webhooks.ts";
 
 const log = getLogger(["kopf", "reactor"]);
 
@@ -64,6 +67,12 @@ export interface OperatorOptions {
    * starts as a shallow copy of. @default {a fresh `{}`}
    */
   memo?: contextTypes.Memo;
+  /**
+   * The indexes of the registry's index functions (`on.index`): give them to share them with
+   * something outside the operator, such as a liveness endpoint's probes.
+   * @default {new, empty indexes of the registry's index functions}
+   */
+  indexes?: indexing.OperatorIndexes;
   /**
    * This instance's identity among its peers (peering entries, Lease holder).
    * @default {`$POD_ID`, else `user@host/<UTC time>/<3 random characters>`, as Kopf}
@@ -116,7 +125,16 @@ export async function operator(options: OperatorOptions = {}): Promise<void> {
   }
   const patterns = clusterwide ? [] : namespaces.parsePatterns(options.namespaces ?? []);
   const memo = options.memo ?? {};
-  const shared: Shared = { memo, settings, clock, clusterwide, patterns, connected: false };
+  const indexes = options.indexes ?? new indexing.OperatorIndexes(registry.allIndexingHandlers());
+  const shared: Shared = {
+    memo,
+    indexes,
+    settings,
+    clock,
+    clusterwide,
+    patterns,
+    connected: false,
+  };
   if (!await startup(registry, shared, outer)) return;
   try {
     await serveAll(options, registry, shared, outer);
@@ -129,6 +147,8 @@ export async function operator(options: OperatorOptions = {}): Promise<void> {
 /** What the phases of one operator run share. */
 interface Shared {
   readonly memo: contextTypes.Memo;
+  /** Empty until the watchers fill them; every activity gets them too. */
+  readonly indexes: indexing.OperatorIndexes;
   readonly settings: operatorSettings.OperatorSettings;
   readonly clock: clocks.Clock;
   readonly clusterwide: boolean;
@@ -147,7 +167,15 @@ async function startup(
   if (handlers.length === 0) return true;
   const { memo, settings, clock } = shared;
   try {
-    await activities.runActivity({ activity: "startup", handlers, signal, memo, settings, clock });
+    await activities.runActivity({
+      activity: "startup",
+      handlers,
+      signal,
+      memo,
+      settings,
+      clock,
+      indexes: shared.indexes.indexes,
+    });
     return true;
   } catch (error) {
     if (!signal.aborted) throw error;
@@ -162,7 +190,14 @@ async function cleanup(registry: registries.OperatorRegistry, shared: Shared): P
   if (handlers.length === 0) return;
   const { memo, settings, clock } = shared;
   try {
-    await activities.runActivity({ activity: "cleanup", handlers, memo, settings, clock });
+    await activities.runActivity({
+      activity: "cleanup",
+      handlers,
+      memo,
+      settings,
+      clock,
+      indexes: shared.indexes.indexes,
+    });
   } catch (error) {
     log.error(`The cleanup did not complete: ${messageOf(error)}`);
   }
@@ -184,7 +219,14 @@ async function connect(
     log.debug("Login handlers are registered: they give the connection, not the options");
   }
   const { memo, settings, clock } = shared;
-  return await logins.login({ handlers, signal, memo, settings, clock });
+  return await logins.login({
+    handlers,
+    signal,
+    memo,
+    settings,
+    clock,
+    indexes: shared.indexes.indexes,
+  });
 }
 
 /** Connects and serves until the signal aborts, then stops the watchers and handlers. */
@@ -235,7 +277,20 @@ async function serveAll(
   outer.addEventListener("abort", stopWatching, { once: true });
   if (outer.aborted) stopWatching();
 
+  // Until the first watchers are started, the indexes cannot be complete: no watcher may run
+  // handlers before the watchers of the indexed resources exist and hold the gate.
+  const indexes = shared.indexes;
+  let starting = indexes.any ? indexes.incomplete.make(true, "starting the watchers") : undefined;
+  let namespacesSeen = clusterwide;
+  const unlistenIndexes = indexes.incomplete.listen((on) => {
+    if (on) log.debug(`Handlers wait for the indexes: ${indexes.incomplete.reasons().join(", ")}`);
+    else log.debug("The indexes have their initial listings: handlers run");
+  });
+  if (starting !== undefined) log.debug("Handlers wait for the indexes' initial listings");
+
   const running = new Map<string, Running>();
+  // One heap of due times and one clock sleep for every timer of every watcher.
+  const scheduler = new scheduling.Scheduler({ clock });
   let resources: references.Resource[] = [];
   let everything: references.Resource[] = [];
   let served: ReadonlySet<string | undefined> = new Set(clusterwide ? [undefined] : []);
@@ -245,6 +300,7 @@ async function serveAll(
     if (watchStop.signal.aborted) return;
     // Peering first: its engines join the pause before any watcher starts.
     coordination.reconcile(everything, served);
+    webhookServer?.reconcile(everything);
     const wanted = new Map<
       string,
       { resource: references.Resource; namespace: string | undefined }
@@ -283,19 +339,37 @@ async function serveAll(
         onProcessed: options.onProcessed,
         memo: shared.memo,
         paused: report.paused,
+        indexes: shared.indexes,
+        scheduler,
       }).catch((error) => {
         if (!signal.aborted) log.error(`The watcher of ${key} failed: ${error}`, { error });
       }).finally(() => linked.dispose());
       running.set(key, { stop, done });
     }
+    if (starting !== undefined && namespacesSeen) {
+      indexes.incomplete.drop(starting);
+      starting = undefined;
+    }
   };
 
   const background: Promise<unknown>[] = [];
+  let webhookServer: webhooks.Webhooks | undefined;
   try {
     const warned = new Set<string>();
     resources = await observation.servedResources(finder, registry, watchStop.signal, warned);
     everything = await finder.resources(watchStop.signal);
-    if (resources.length === 0 && registry.selectors().length === 0) {
+    // Webhooks serve as soon as the resources are known, whatever the peering says (as Kopf).
+    webhookServer = await webhooks.startWebhooks({
+      registry,
+      settings: settings.admission,
+      transport,
+      resources: everything,
+      memo: shared.memo,
+      indexes: shared.indexes.indexes,
+      clock,
+      signal: handlerStop.signal,
+    });
+    if (resources.length === 0 && registry.selectors().length === 0 && !registry.admission.any) {
       log.warning("No handlers are registered: there is nothing to serve");
     }
     const rescan = observation.settlingRescans(async () => {
@@ -320,6 +394,7 @@ async function serveAll(
       background.push(
         observation.observeNamespaces(transport, patterns, (names) => {
           served = names;
+          namespacesSeen = true;
           log.info(`Served namespaces: ${[...names].join(", ") || "none"}`);
           reconcile();
         }, { signal: watchStop.signal, settings: settings.watching }).catch(swallowStop),
@@ -351,12 +426,16 @@ async function serveAll(
       await watchers;
     }
     // Only once nothing is handled any more may a peer take over: leave the peering now.
+    await webhookServer?.stop();
     await coordination.stop();
     await Promise.all(background);
     outer.removeEventListener("abort", stopWatching);
+    unlistenIndexes();
+    if (starting !== undefined) indexes.incomplete.drop(starting);
     objectEventSink = undefined;
     posting.setActivePoster(undefined);
     await poster.stop();
+    scheduler.close();
   }
 }
 

@@ -6,19 +6,24 @@
 import type { Logger } from "@logtape/logtape";
 import { getLogger } from "@logtape/logtape";
 import type * as clocks from "../async/clock.ts";
+import * as scheduling from "../async/scheduling.ts";
 import type * as toggles from "../async/toggles.ts";
 import type * as api from "../k8s/api.ts";
 import * as errors from "../k8s/errors.ts";
 import type * as transports from "../k8s/transport.ts";
 import * as watching from "../k8s/watching.ts";
+import * as planning from "../processing/planning.ts";
 import * as processing from "../processing/processing.ts";
 import type * as contextTypes from "../registry/contexts.ts";
 import type * as handlers from "../registry/handlers.ts";
 import type * as registries from "../registry/registries.ts";
 import type * as operator from "../settings/operator.ts";
 import * as references from "../structs/references.ts";
+import type * as indexing from "../engines/indexing.ts";
+import * as daemons from "../engines/daemons.ts";
 import * as logging from "../engines/logging.ts";
 import * as applying from "./applying.ts";
+import * as indexStages from "./indexing.ts";
 import * as queueing from "./queueing.ts";
 
 /** What the worker remembers of an object between events. */
@@ -76,6 +81,17 @@ export interface ServeOptions {
    * no processing starts; after the pause, the relist's states go first.
    */
   readonly paused?: toggles.ToggleSet | undefined;
+  /**
+   * The operator's indexes. With them, the resource's index functions run first for each event,
+   * handlers get the indexes, and no handler runs while the indexes are incomplete. Without
+   * them, index functions do not run.
+   */
+  readonly indexes?: indexing.OperatorIndexes | undefined;
+  /**
+   * Where timers wait (one heap and one clock sleep for the whole operator).
+   * @default {a scheduler of this watcher's own}
+   */
+  readonly scheduler?: scheduling.Scheduler | undefined;
 }
 
 /** What one processed event led to. */
@@ -93,15 +109,57 @@ export async function serve(options: ServeOptions): Promise<void> {
   const where = options.namespace ? ` in namespace "${options.namespace}"` : "";
   const what = `${references.fullName(resource)}${where}`;
   const loggerOf = options.objectLogger ?? logging.objectLogger;
+  const keyOf = (object: api.KubernetesObject) =>
+    object.metadata?.uid ?? `${object.metadata?.namespace ?? ""}/${object.metadata?.name ?? ""}`;
+
+  // Index functions first, in a stage of their own: the gate below never holds it.
+  const stage = options.indexes && registry.indexingHandlers(resource).length > 0
+    ? new indexStages.IndexStage({
+      indexes: options.indexes,
+      resource,
+      what,
+      registry,
+      settings,
+      clock,
+      keyOf,
+      memo: options.memo,
+      handlerSignal: options.handlerSignal,
+      forward: registry.hasHandlers(resource) ? (event) => queue.push(event) : undefined,
+    })
+    : undefined;
+
+  // Daemons and timers: one engine per watcher, fed by processing, patching on its own.
+  const spawning = registry.spawningHandlers(resource).length > 0;
+  const ownScheduler = spawning && options.scheduler === undefined
+    ? new scheduling.Scheduler({ clock })
+    : undefined;
+  const engine = !spawning ? undefined : new daemons.Daemons({
+    resource,
+    registry,
+    settings,
+    clock,
+    scheduler: options.scheduler ?? ownScheduler!,
+    paused: options.paused,
+    signal: options.handlerSignal,
+    indexes: options.indexes?.indexes,
+    patch: async (body, patch, logger) => {
+      const object = body as api.KubernetesObject;
+      const requests = planning.plan(patch, object as Record<string, unknown>, resource);
+      await applying.apply(transport, resource, object, requests, logger, options.handlerSignal);
+    },
+    // A stopped daemon of an object being deleted: process it again to release the finalizer.
+    wake: (body) =>
+      queue.push({ type: "MODIFIED", object: body as api.KubernetesObject, replay: true }),
+  });
 
   const queue = new queueing.ObjectQueue<api.KubernetesObject, Memory>({
     workerLimit: settings.queueing.workerLimit,
     clock,
     errorDelaysSeconds: settings.queueing.errorDelaysSeconds,
-    keyOf: (object) =>
-      object.metadata?.uid ?? `${object.metadata?.namespace ?? ""}/${object.metadata?.name ?? ""}`,
+    keyOf,
     newMemory: (event) => ({
       ...processing.newMemory(event.type === undefined, options.memo),
+      ...(stage ? { memo: stage.memoOf(event.object) } : {}),
       expected: undefined,
       arrived: undefined,
     }),
@@ -112,8 +170,17 @@ export async function serve(options: ServeOptions): Promise<void> {
       const expected = slot.memory.expected;
       if (expected && rv === expected.resourceVersion) expected.seen = true;
     },
-    process: (slot, event) =>
-      processOne(options, slot.memory, event, loggerOf(resource, event.object)),
+    process: async (slot, event) => {
+      const processed = await processOne(
+        options,
+        slot.memory,
+        event,
+        loggerOf(resource, event.object),
+        engine,
+      );
+      if (processed.gone) stage?.forget(slot.key);
+      return processed;
+    },
     onError: (slot, error, delay) => {
       const logger = slot.last ? loggerOf(resource, slot.last.object) : log;
       logger.error(
@@ -126,10 +193,22 @@ export async function serve(options: ServeOptions): Promise<void> {
   // Held from a pause until the relist after it is queued: a retry due during the pause must not
   // run on a state the active peer may have changed meanwhile.
   const paused = options.paused;
+  let relisting = paused?.on ?? false;
   if (paused?.on) queue.hold();
   const unlisten = paused?.listen((on) => {
-    if (on) queue.hold();
+    if (!on) return;
+    relisting = true;
+    queue.hold();
   });
+  // Held while the operator's indexes are incomplete: no handler runs on a partial index.
+  const runnable = () => !paused?.on && !relisting && !options.indexes?.incomplete.on;
+  const unlistenIndexes = options.indexes && indexStages.holdWhileIncomplete(
+    queue,
+    options.indexes.incomplete,
+    () => runnable() && !options.signal.aborted,
+  );
+  const accept = (event: queueing.ObjectEvent<api.KubernetesObject>) =>
+    stage ? stage.push(event) : queue.push(event);
 
   const selector = serverSideLabelSelector(registry, resource);
   log.info(`Watching ${what}${selector ? ` with the label selector "${selector}"` : ""}`);
@@ -147,16 +226,20 @@ export async function serve(options: ServeOptions): Promise<void> {
       for (const event of batch) {
         switch (event.type) {
           case "LISTED":
-            queue.push({ type: undefined, object: event.object });
+            accept({ type: undefined, object: event.object });
             break;
           case "ADDED":
           case "MODIFIED":
           case "DELETED":
-            queue.push({ type: event.type, object: event.object });
+            accept({ type: event.type, object: event.object });
             break;
           case "SYNCED":
-            log.debug(`The listing of ${what} is complete (${queue.size} objects)`);
-            if (!paused?.on) queue.release();
+            log.debug(`The listing of ${what} is complete (${stage?.size ?? queue.size} objects)`);
+            if (!paused?.on) relisting = false;
+            stage?.synced();
+            if (runnable()) queue.release();
+            // After a pause, the relist reports only what changed: the engine respawns the rest.
+            if (runnable()) engine?.resume((key) => queue.pending(key));
             break;
           case "ERROR":
             reportWatchError(what, event.error, event.retryInMs);
@@ -166,7 +249,10 @@ export async function serve(options: ServeOptions): Promise<void> {
     }
   } finally {
     unlisten?.();
-    await queue.close();
+    unlistenIndexes?.();
+    await stage?.close();
+    await Promise.all([queue.close(), engine?.close()]);
+    ownScheduler?.close();
     log.debug(`Stopped watching ${what}`);
   }
 }
@@ -177,10 +263,11 @@ async function processOne(
   memory: Memory,
   event: queueing.ObjectEvent<api.KubernetesObject>,
   logger: Logger,
+  engine?: daemons.Daemons,
 ): Promise<queueing.Processed> {
   memory.arrived = new Set();
   try {
-    return await processAndApply(options, memory, event, logger);
+    return await processAndApply(options, memory, event, logger, engine);
   } finally {
     memory.arrived = undefined;
   }
@@ -191,6 +278,7 @@ async function processAndApply(
   memory: Memory,
   event: queueing.ObjectEvent<api.KubernetesObject>,
   logger: Logger,
+  engine?: daemons.Daemons,
 ): Promise<queueing.Processed> {
   const { clock, settings } = options;
   const expected = memory.expected;
@@ -211,6 +299,8 @@ async function processAndApply(
     consistent,
     signal: options.handlerSignal,
     replay: event.replay,
+    daemons: engine,
+    indexes: options.indexes?.indexes,
   });
   const report = () => options.onProcessed?.({ resource: options.resource, event, result });
   if (event.type === "DELETED") {
@@ -288,9 +378,11 @@ export function serverSideLabelSelector(
   const all: handlers.AnyResourceHandler[] = [
     ...registry.changingHandlers(resource),
     ...registry.watchingHandlers(resource),
+    ...registry.indexingHandlers(resource),
   ];
   if (all.length === 0) return undefined;
   if (all.some((h) => h.kind === "changing" && h.requiresFinalizer)) return undefined;
+  if (registry.spawningHandlers(resource).length > 0) return undefined; // they need the finalizer
   let common: Map<string, string> | undefined;
   for (const handler of all) {
     const exact = new Map<string, string>();

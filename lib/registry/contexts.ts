@@ -40,7 +40,12 @@ export interface Body<Spec = Record<string, unknown>, Status = Record<string, un
 /** An operator-wide or per-object scratchpad, kept in memory only. */
 export type Memo = Record<string, unknown>;
 
-/** What every handler of a resource receives. */
+/**
+ * What every handler of a resource receives. Besides these fields, the context has one per
+ * index (`on.index`), named after the index's id and typed `Index` (an index whose id is a field
+ * name here replaces that field, as in Kopf). Declare the indexes a handler reads in its
+ * parameter's type: `(ctx: ChangingContext & { podsByLabel: Index<string, string> }) => …`.
+ */
 export interface ResourceContext<Spec = Record<string, unknown>, Status = Record<string, unknown>> {
   readonly body: Body<Spec, Status>;
   /** `body.spec`, or `{}` when the object has none. */
@@ -101,19 +106,53 @@ export interface EventContext<Spec = Record<string, unknown>, Status = Record<st
   readonly type: RawEvent["type"];
 }
 
+/**
+ * A handler function that receives `Context`. It also accepts a function whose parameter is
+ * `Context` with more fields: the indexes it reads (`Context & { podsByLabel: Index }`). Method
+ * parameters are compared both ways in TypeScript, which is what lets that wider type in;
+ * unrelated types and misspelt fields are still errors.
+ */
+export type HandlerFnOf<Context, Result = unknown> = {
+  handler(context: Context): Result;
+}["handler"];
+
 /** A changing handler's function. Its result (if any) is merged into `status.<id>`. */
-export type ChangingFn<Spec = Record<string, unknown>, Status = Record<string, unknown>> = (
-  context: ChangingContext<Spec, Status>,
-) => unknown;
+export type ChangingFn<Spec = Record<string, unknown>, Status = Record<string, unknown>> =
+  HandlerFnOf<ChangingContext<Spec, Status>>;
 
 /** An event handler's function. */
-export type EventFn<Spec = Record<string, unknown>, Status = Record<string, unknown>> = (
-  context: EventContext<Spec, Status>,
-) => unknown;
+export type EventFn<Spec = Record<string, unknown>, Status = Record<string, unknown>> = HandlerFnOf<
+  EventContext<Spec, Status>
+>;
+
+/**
+ * What index functions (`on.index`) receive: the object's fields and the indexes (no `patch`:
+ * indexing writes nothing to the API), and the retry counters since the first failure.
+ */
+export interface IndexingContext<Spec = Record<string, unknown>, Status = Record<string, unknown>>
+  extends Omit<ResourceContext<Spec, Status>, "patch"> {
+  /** 0 on the first attempt, then the number of attempts since the first failure. */
+  readonly retry: number;
+  /** When the first attempt (since the last success) started. */
+  readonly started: Date;
+  /** Seconds since the first attempt (since the last success) started. */
+  readonly runtime: number;
+}
+
+/**
+ * An index function: what it returns is stored for the object in the index named by its id.
+ * A plain object or a `Map` merges under its keys; any other value goes under the key `null`;
+ * `undefined` and `null` index nothing and keep the object's previous values.
+ */
+export type IndexFn<Spec = Record<string, unknown>, Status = Record<string, unknown>> = HandlerFnOf<
+  IndexingContext<Spec, Status>
+>;
 
 /**
  * What activity handlers (`on.startup`, `on.cleanup`, `on.login`, `on.probe`) receive: no
- * object, but the operator-wide memo and settings.
+ * object, but the operator-wide memo and settings; and, as resource handlers, one field per
+ * index, named after its id. Indexes are empty until their resources' listings arrive: a startup
+ * handler sees them empty, but may keep them and read them later.
  */
 export interface ActivityContext {
   /** Which activity runs: `startup`, `cleanup`, `authentication` (`on.login`) or `probe`. */
@@ -184,10 +223,81 @@ export interface ConnectionInfo {
 export type LoginResult = ConnectionInfo | connections.Connection | null | undefined;
 
 /** A startup or cleanup handler's function; its result is ignored. */
-export type ActivityFn = (context: ActivityContext) => unknown;
+export type ActivityFn = HandlerFnOf<ActivityContext>;
 
 /** A login handler's function: the connection to use instead of the kubeconfig. */
-export type LoginFn = (context: ActivityContext) => LoginResult | Promise<LoginResult>;
+export type LoginFn = HandlerFnOf<ActivityContext, LoginResult | Promise<LoginResult>>;
 
 /** A probe handler's function: its result is shown in the liveness report under its id. */
-export type ProbeFn = (context: ActivityContext) => unknown;
+export type ProbeFn = HandlerFnOf<ActivityContext>;
+
+/**
+ * Why a daemon or timer stops, first reason first (Kopf's `DaemonStoppingReason`): `"done"` (it
+ * exited), `"filters mismatch"`, `"deleted"` (the object is being deleted or is gone),
+ * `"operator paused"` (a peer took over; it is respawned on resume), `"operator exiting"`, then
+ * the steps of the stop: `"cancelled"` (the `signal` aborted) and `"abandoned"`.
+ */
+export type StoppingReason =
+  | "done"
+  | "filters mismatch"
+  | "deleted"
+  | "operator paused"
+  | "operator exiting"
+  | "cancelled"
+  | "abandoned";
+
+/**
+ * The stop flag of a daemon or timer (Kopf's `stopped`). Check `aborted` in loops, sleep with
+ * `await stopped.wait(seconds)` (it wakes early when the stop comes), and pass `signal` to
+ * `fetch()` and other abortable calls.
+ */
+export interface DaemonStopped {
+  /** Whether the daemon or timer was asked to stop. */
+  readonly aborted: boolean;
+  /** Why it was first asked to stop; undefined until then. */
+  readonly reason: StoppingReason | undefined;
+  /** Every reason so far, in order: the first one, then the steps of the stop. */
+  readonly reasons: readonly StoppingReason[];
+  /** Aborts when the stop is asked for (with a DOMException "AbortError" naming the reason). */
+  readonly signal: AbortSignal;
+  /**
+   * Resolves after `seconds`, or as soon as the stop is asked for (at once if it was), with
+   * whether it was. Without `seconds`, waits for the stop however long it takes.
+   */
+  wait(seconds?: number): Promise<boolean>;
+}
+
+/**
+ * What daemons and timers receive: the object's fields as live views (`body`, `spec`, `status`,
+ * `labels`, … read the latest state the watch delivered, not the one they started with), the
+ * stop flag, and the counters of the current call's retries. `signal` aborts when the daemon is
+ * cancelled (after `cancellationBackoff`), on the handler's `timeout`, or when the operator gives
+ * up waiting on exit; `stopped.signal` aborts as soon as the stop is asked for.
+ */
+export interface SpawningContext<Spec = Record<string, unknown>, Status = Record<string, unknown>>
+  extends ResourceContext<Spec, Status> {
+  readonly stopped: DaemonStopped;
+  /** 0 on the first attempt, then the number of earlier attempts (of this call, for timers). */
+  readonly retry: number;
+  /** When the first attempt started (of this call, for timers). */
+  readonly started: Date;
+  /** Seconds since the first attempt started. */
+  readonly runtime: number;
+}
+
+/** What `on.daemon` functions receive. */
+export type DaemonContext<Spec = Record<string, unknown>, Status = Record<string, unknown>> =
+  SpawningContext<Spec, Status>;
+
+/** What `on.timer` functions receive. */
+export type TimerContext<Spec = Record<string, unknown>, Status = Record<string, unknown>> =
+  SpawningContext<Spec, Status>;
+
+/** A daemon's function: its result (if any) is merged into `status.<id>` when it returns. */
+export type DaemonFn<Spec = Record<string, unknown>, Status = Record<string, unknown>> =
+  HandlerFnOf<DaemonContext<Spec, Status>>;
+
+/** A timer's function: its result (if any) is merged into `status.<id>` after each call. */
+export type TimerFn<Spec = Record<string, unknown>, Status = Record<string, unknown>> = HandlerFnOf<
+  TimerContext<Spec, Status>
+>;

@@ -119,8 +119,59 @@ export interface WatchingHandler extends ResourceHandler {
   readonly kind: "watching";
 }
 
+/**
+ * `on.index`: runs for every watch event (the initial listing too) before the other handlers
+ * of the object; its result goes into the in-memory index named by its id, never to the API.
+ * Errors are ignored by default (the previous values stay).
+ */
+export interface IndexingHandler extends ResourceHandler {
+  readonly kind: "indexing";
+}
+
+/**
+ * `on.daemon`/`on.timer`: background work that accompanies each matching object while it
+ * exists and matches, in this process only (nothing is persisted but results and patches).
+ * Both need the finalizer, as in Kopf: they are stopped before their object goes.
+ */
+export interface SpawningHandler extends ResourceHandler {
+  /** Seconds to wait after spawning before the first call. */
+  readonly initialDelay: number | undefined;
+  /** Always true: the object keeps the finalizer until its daemons and timers have stopped. */
+  readonly requiresFinalizer: boolean;
+}
+
+/** `on.daemon`: one long-running call per object, stopped by `stopped` and then cancelled. */
+export interface DaemonHandler extends SpawningHandler {
+  readonly kind: "daemon";
+  /** Seconds between the stop request and the cancellation (`signal` aborted). */
+  readonly cancellationBackoff: number | undefined;
+  /** Seconds after the cancellation until the daemon is abandoned; undefined: wait forever. */
+  readonly cancellationTimeout: number | undefined;
+  /** How often a daemon without a timeout is checked while stopping; settings' by default. */
+  readonly cancellationPolling: number | undefined;
+}
+
+/** `on.timer`: calls per object every `interval` seconds and/or after `idle` quiet seconds. */
+export interface TimerHandler extends SpawningHandler {
+  readonly kind: "timer";
+  /** Seconds from the end of one call to the start of the next. */
+  readonly interval: number | undefined;
+  /** Seconds without essential changes of the object before a call. */
+  readonly idle: number | undefined;
+  /** Calls start on the grid `first + k × interval`, however long each call takes. */
+  readonly sharp: boolean;
+}
+
+/** A daemon or a timer. */
+export type AnySpawningHandler = DaemonHandler | TimerHandler;
+
 /** Any handler of a resource. */
-export type AnyResourceHandler = ChangingHandler | WatchingHandler;
+export type AnyResourceHandler =
+  | ChangingHandler
+  | WatchingHandler
+  | IndexingHandler
+  | DaemonHandler
+  | TimerHandler;
 
 /**
  * An operator-wide activity, named as Kopf names them (`kopf.Activity`): `on.startup`,

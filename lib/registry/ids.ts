@@ -12,6 +12,12 @@ export type HandlerKind =
   | "resume"
   | "field"
   | "event"
+  | "index"
+  | "daemon"
+  | "timer"
+  | "validate"
+  | "mutate"
+  | "convert"
   | "sub"
   | ActivityKind;
 
@@ -36,7 +42,7 @@ export interface IdOptions {
  * Anonymous functions (an inline arrow has an empty `name`) cannot be named reliably across
  * restarts, so they get a fallback from the handler kind: `on.create`, `on.update`,
  * `on.delete`, `on.resume`, `on.field`, `on.event`, `on.startup`, `on.cleanup`, `on.login`,
- * `on.probe`, `subhandler` (so `on.field/spec.x`, `parent/subhandler`). Two anonymous handlers of one kind on one resource would clash; the
+ * `on.probe`, `on.daemon`, `on.timer`, `on.validate`, `on.mutate`, `on.convert`, `subhandler` (so `on.field/spec.x`, `parent/subhandler`). Two anonymous handlers of one kind on one resource would clash; the
  * registry rejects the second one.
  *
  * @example
@@ -55,7 +61,10 @@ export function handlerId(
   options: IdOptions = {},
 ): handlers.HandlerId {
   let id = options.id ?? (functionName(fn) || fallbackId(kind));
-  if (kind !== "sub" && options.field !== undefined && options.field.length > 0) {
+  // Neither sub-handlers nor indexes get a field suffix (Kopf gives them none).
+  if (
+    kind !== "sub" && kind !== "index" && options.field !== undefined && options.field.length > 0
+  ) {
     id = `${id}/${options.field.join(".")}`;
   }
   if (options.parent !== undefined) id = `${options.parent}/${id}`;

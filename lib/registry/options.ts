@@ -102,6 +102,20 @@ export interface FieldOptions<Spec = Record<string, unknown>, Status = Record<st
 export interface EventOptions<Spec = Record<string, unknown>, Status = Record<string, unknown>>
   extends HandlerOptions, FilterOptions<contexts.EventContext<Spec, Status>> {}
 
+/**
+ * Options of `on.index`: filters (an object that stops matching loses its values), and the
+ * retry options, with errors ignored by default (the previous values stay).
+ */
+export interface IndexOptions<Spec = Record<string, unknown>, Status = Record<string, unknown>>
+  extends HandlerOptions, RetryOptions, FilterOptions<contexts.IndexingContext<Spec, Status>> {
+  /**
+   * How errors other than `TemporaryError`/`PermanentError` count: `"ignored"` keeps the
+   * object's previous values; `"permanent"` removes them and excludes the object; `"temporary"`
+   * removes them until a retry after `backoff` succeeds. @default {"ignored"}
+   */
+  errors?: handlers.ErrorsMode;
+}
+
 /** Options of `subhandler`: like `on.update`, without a registry (the parent's is used). */
 export interface SubhandlerOptions<Spec = Record<string, unknown>, Status = Record<string, unknown>>
   extends
@@ -119,6 +133,14 @@ export interface ActivityOptions extends HandlerOptions, RetryOptions {}
 const FILTERS = ["labels", "annotations", "when", "field", "value"];
 const RETRIES = ["errors", "timeout", "retries", "backoff"];
 const ACTIVITY = ["id", "param", "registry", ...RETRIES];
+const ADMISSION = [
+  "operation",
+  "operations",
+  "subresource",
+  "persistent",
+  "sideEffects",
+  "ignoreFailures",
+];
 const ALLOWED: Record<ids.HandlerKind, readonly string[]> = {
   startup: ACTIVITY,
   cleanup: ACTIVITY,
@@ -130,7 +152,34 @@ const ALLOWED: Record<ids.HandlerKind, readonly string[]> = {
   resume: ["id", "param", "registry", ...RETRIES, ...FILTERS, "deleted"],
   field: ["id", "param", "registry", ...RETRIES, ...FILTERS, "old", "new"],
   event: ["id", "param", "registry", ...FILTERS],
+  index: ["id", "param", "registry", ...RETRIES, ...FILTERS],
+  daemon: [
+    "id",
+    "param",
+    "registry",
+    ...RETRIES,
+    ...FILTERS,
+    "initialDelay",
+    "cancellationBackoff",
+    "cancellationTimeout",
+    "cancellationPolling",
+  ],
+  timer: [
+    "id",
+    "param",
+    "registry",
+    ...RETRIES,
+    ...FILTERS,
+    "initialDelay",
+    "interval",
+    "idle",
+    "sharp",
+  ],
   sub: ["id", "param", ...RETRIES, ...FILTERS, "old", "new"],
+  // Admission and conversion handlers answer the API server once: no retries (registry/admission.ts).
+  validate: ["id", "param", "registry", ...FILTERS, ...ADMISSION],
+  mutate: ["id", "param", "registry", ...FILTERS, ...ADMISSION],
+  convert: ["id", "param", "registry", "from", "to"],
 };
 const ERRORS_MODES: readonly string[] = ["temporary", "permanent", "ignored"];
 const ACTIVITY_KINDS: readonly string[] = ["startup", "cleanup", "login", "probe"];
@@ -294,6 +343,16 @@ export class Checker {
     return value;
   }
 
+  /** An index is a context field named by its id: an anonymous function gives no usable name. */
+  named(options: Record<string, unknown>): void {
+    const id = typeof options.id === "string" ? options.id : undefined;
+    if (ids.isAnonymous(this.#fn as handlers.HandlerFn, { id })) {
+      this.fail(
+        `handlers get the index as a context field named by its id; use a named function or give { id: "podsByLabel" }`,
+      );
+    }
+  }
+
   /** The options, if they are an object. */
   options(options: unknown): Record<string, unknown> {
     if (!bodies.isObject(options)) {
@@ -338,7 +397,20 @@ export class Checker {
         this.fail(`"${key}" filters are only for update and field handlers; use "value"`);
       }
       if (key === "optional") this.fail(`"optional" is only for delete handlers`);
+      const resourceKind = !ACTIVITY_KINDS.includes(this.#kind);
+      if (resourceKind && ["interval", "idle", "sharp"].includes(key)) {
+        this.fail(`"${key}" is only for timers: on.timer(resource, { ${key}: … }, fn)`);
+      }
+      if (resourceKind && key.startsWith("cancellation")) {
+        this.fail(`"${key}" is only for daemons: timers stop between their calls`);
+      }
+      if (resourceKind && key === "initialDelay") {
+        this.fail(`"initialDelay" is only for daemons and timers`);
+      }
       if (key === "deleted") this.fail(`"deleted" is only for resume handlers`);
+      if (["validate", "mutate", "convert"].includes(this.#kind) && RETRIES.includes(key)) {
+        this.fail(`"${key}" does not apply to webhook handlers: they answer once, no retries`);
+      }
       if (this.#kind === "event" && RETRIES.includes(key)) {
         this.fail(`"${key}" does not apply to event handlers: they run once per event, no retries`);
       }

@@ -1,6 +1,6 @@
-// The user-facing registration: `on.create/update/delete/resume/field/event`, the activities
-// `on.startup/cleanup/login/probe`, and `subhandler`. Operator code calls them when its module
-// loads (sub-handlers: inside a running handler).
+// The user-facing registration: `on.create/update/delete/resume/field/event/index`, the
+// activities `on.startup/cleanup/login/probe`, and `subhandler`. Operator code calls them when
+// its module loads (sub-handlers: inside a running handler).
 // Every option is checked (options.ts), so mistakes throw at registration; nothing runs here.
 
 import { AsyncLocalStorage } from "node:async_hooks";
@@ -10,8 +10,12 @@ import type * as handlers from "./handlers.ts";
 import type * as ids from "./ids.ts";
 import * as opts from "./options.ts";
 import type * as registries from "./registries.ts";
+import * as spawning from "./spawning.ts";
+import * as admission from "./admission.ts";
 
 export { SubRegistry } from "./registries.ts";
+export { daemon, timer } from "./spawning.ts";
+export type { DaemonOptions, SpawningOptions, TimerOptions } from "./spawning.ts";
 export type {
   ActivityOptions,
   CreateOptions,
@@ -20,6 +24,7 @@ export type {
   FieldOptions,
   FilterOptions,
   HandlerOptions,
+  IndexOptions,
   MetaFilter,
   ResumeOptions,
   RetryOptions,
@@ -211,6 +216,50 @@ export function event(...args: unknown[]): unknown {
 }
 
 /**
+ * Registers an index function: it runs for every watch event of matching objects (the initial
+ * listing too), before the other handlers of that event, and what it returns is kept in memory
+ * in the index named by its id, which every handler gets as a context field of that name. A
+ * plain object or a `Map` merges under its keys, any other value goes under the key `null`, and
+ * `undefined`/`null` index nothing (keeping the previous values). An object's values go when it
+ * is deleted or stops matching the filters. Resource handlers do not run until every index has
+ * its resources' initial listings. Errors are ignored by default (the previous values stay).
+ *
+ * @example Pods by their `app` label, read by a handler of another resource
+ * ```ts
+ * import * as on from "./registering.ts";
+ * import type { ChangingContext } from "./contexts.ts";
+ * import { PRESENT } from "./handlers.ts";
+ * import type { Index } from "../structs/indexes.ts";
+ *
+ * on.index("pods", { labels: { app: PRESENT } }, function podsByApp({ labels, name }) {
+ *   return { [labels.app!]: name };
+ * });
+ * on.create("kopfexamples", (ctx: ChangingContext & { podsByApp: Index<string, string> }) => {
+ *   return { pods: [...ctx.podsByApp.get("web") ?? []] };
+ * });
+ * ```
+ */
+export function index<Spec = Record<string, unknown>, Status = Record<string, unknown>>(
+  resource: handlers.ResourceSelector,
+  fn: contexts.IndexFn<Spec, Status>,
+): contexts.IndexFn<Spec, Status>;
+/** `on.index(resource, options, fn)`: the same, with options (filters, id, errors, …). */
+export function index<Spec = Record<string, unknown>, Status = Record<string, unknown>>(
+  resource: handlers.ResourceSelector,
+  options: opts.IndexOptions<Spec, Status>,
+  fn: contexts.IndexFn<Spec, Status>,
+): contexts.IndexFn<Spec, Status>;
+export function index(...args: unknown[]): unknown {
+  const { resource, options, fn } = opts.splitArguments("index", args);
+  const check: opts.Checker = new opts.Checker("index", resource, fn);
+  const common = check.common(options);
+  check.named(options);
+  const handler: handlers.IndexingHandler = Object.freeze({ kind: "indexing" as const, ...common });
+  check.registry(options).register(handler);
+  return fn;
+}
+
+/**
  * Registers a startup handler: it runs once when the operator starts, before it connects to
  * the cluster and starts watching, with the operator-wide `memo` and the `settings`, which it
  * may change for the whole run. Every startup handler must succeed: errors are retried as for
@@ -332,6 +381,8 @@ export interface On {
   readonly field: typeof field;
   /** Event handlers: see `event`. */
   readonly event: typeof event;
+  /** Index functions: see `index`. */
+  readonly index: typeof index;
   /** Startup handlers: see `startup`. */
   readonly startup: typeof startup;
   /** Cleanup handlers: see `cleanup`. */
@@ -340,6 +391,16 @@ export interface On {
   readonly login: typeof login;
   /** Probe handlers: see `probe`. */
   readonly probe: typeof probe;
+  /** Daemons: see `daemon`. */
+  readonly daemon: typeof spawning.daemon;
+  /** Timers: see `timer`. */
+  readonly timer: typeof spawning.timer;
+  /** Validating admission handlers: see `validate` in admission.ts. */
+  readonly validate: typeof admission.validate;
+  /** Mutating admission handlers: see `mutate` in admission.ts. */
+  readonly mutate: typeof admission.mutate;
+  /** CRD conversion functions: see `convert` in admission.ts. */
+  readonly convert: typeof admission.convert;
 }
 
 /**
@@ -362,10 +423,16 @@ export const on: On = {
   resume,
   field,
   event,
+  index,
   startup,
   cleanup,
   login,
   probe,
+  daemon: spawning.daemon,
+  timer: spawning.timer,
+  validate: admission.validate,
+  mutate: admission.mutate,
+  convert: admission.convert,
 };
 
 /**

@@ -6,6 +6,7 @@
 import type * as causes from "../causes/causes.ts";
 import * as bodies from "../structs/bodies.ts";
 import * as references from "../structs/references.ts";
+import * as admission from "./admission.ts";
 import * as errors from "./errors.ts";
 import * as filters from "./filters.ts";
 import type * as handlers from "./handlers.ts";
@@ -15,9 +16,14 @@ import * as selectors from "./selectors.ts";
 interface ResourceHandlers {
   readonly changing: readonly handlers.ChangingHandler[];
   readonly watching: readonly handlers.WatchingHandler[];
+  readonly indexing: readonly handlers.IndexingHandler[];
   /** The same, each function+id once (computed once: asked for on every event). */
   readonly uniqueChanging: readonly handlers.ChangingHandler[];
   readonly uniqueWatching: readonly handlers.WatchingHandler[];
+  readonly uniqueIndexing: readonly handlers.IndexingHandler[];
+  /** Daemons and timers; each function+id once. */
+  readonly spawning: readonly handlers.AnySpawningHandler[];
+  readonly uniqueSpawning: readonly handlers.AnySpawningHandler[];
 }
 
 /**
@@ -43,7 +49,11 @@ interface ResourceHandlers {
 export class OperatorRegistry {
   readonly #changing: handlers.ChangingHandler[] = [];
   readonly #watching: handlers.WatchingHandler[] = [];
+  readonly #indexing: handlers.IndexingHandler[] = [];
+  readonly #spawning: handlers.AnySpawningHandler[] = [];
   readonly #activities: handlers.ActivityHandler[] = [];
+  /** The webhook handlers: `on.validate`, `on.mutate`, `on.convert` (registry/admission.ts). */
+  readonly admission: admission.AdmissionRegistry = new admission.AdmissionRegistry();
   readonly #cache = new Map<string, ResourceHandlers>();
   // Resource objects are long-lived (one per watcher): looking them up by identity saves
   // building the key string several times per event. Replaced whenever handlers change.
@@ -66,6 +76,10 @@ export class OperatorRegistry {
     }
     const list: handlers.AnyResourceHandler[] = handler.kind === "changing"
       ? this.#changing
+      : handler.kind === "indexing"
+      ? this.#indexing
+      : handler.kind === "daemon" || handler.kind === "timer"
+      ? this.#spawning
       : this.#watching;
     const clash = list.find((other) =>
       other.id === handler.id && other.fn !== handler.fn &&
@@ -74,6 +88,8 @@ export class OperatorRegistry {
     );
     if (clash !== undefined) throw new errors.RegistrationError(clashMessage(handler));
     if (handler.kind === "changing") this.#changing.push(handler);
+    else if (handler.kind === "indexing") this.#indexing.push(handler);
+    else if (handler.kind === "daemon" || handler.kind === "timer") this.#spawning.push(handler);
     else this.#watching.push(handler);
     this.#cache.clear();
     this.#byObject = new WeakMap();
@@ -89,6 +105,14 @@ export class OperatorRegistry {
     return [...this.#watching];
   }
 
+  /**
+   * Every index function (`on.index`), in registration order. Their ids name the indexes, one
+   * per id operator-wide: functions of one id for different resources feed one index.
+   */
+  allIndexingHandlers(): readonly handlers.IndexingHandler[] {
+    return [...this.#indexing];
+  }
+
   /** Every activity handler (`on.startup`, `on.cleanup`, `on.login`, `on.probe`), in order. */
   allActivityHandlers(): readonly handlers.ActivityHandler[] {
     return [...this.#activities];
@@ -102,7 +126,8 @@ export class OperatorRegistry {
   /** The distinct selectors of all handlers: what discovery must resolve and the reactor watch. */
   selectors(): handlers.ResourceSelector[] {
     const result: handlers.ResourceSelector[] = [];
-    for (const handler of [...this.#changing, ...this.#watching]) {
+    const all = [...this.#changing, ...this.#watching, ...this.#indexing, ...this.#spawning];
+    for (const handler of all) {
       const selector = handler.selector;
       if (selector === undefined) continue;
       if (!result.some((known) => selectors.same(known, selector))) result.push(selector);
@@ -110,10 +135,45 @@ export class OperatorRegistry {
     return result;
   }
 
-  /** Whether any handler serves the resource. */
+  /**
+   * Whether any handler but an index function serves the resource: whether its events need
+   * processing after indexing (see `indexingHandlers` for the index functions).
+   */
   hasHandlers(resource: references.Resource): boolean {
     const found = this.#forResource(resource);
-    return found.changing.length > 0 || found.watching.length > 0;
+    return found.changing.length > 0 || found.watching.length > 0 ||
+      found.spawning.length > 0;
+  }
+
+  /** Every daemon and timer (`on.daemon`, `on.timer`), in registration order. */
+  allSpawningHandlers(): readonly handlers.AnySpawningHandler[] {
+    return [...this.#spawning];
+  }
+
+  /**
+   * The daemons and timers of a resource, each function+id once.
+   *
+   * @throws {errors.RegistrationError} when two functions have one id for this resource.
+   */
+  spawningHandlers(resource: references.Resource): readonly handlers.AnySpawningHandler[] {
+    return this.#forResource(resource).uniqueSpawning;
+  }
+
+  /**
+   * The daemons and timers whose filters match an object of this resource as it is now (the
+   * field filters read the body), each function+id once, except those in `excluded`.
+   */
+  selectSpawning(
+    resource: references.Resource,
+    subject: filters.EventSubject,
+    context: unknown,
+    excluded?: ReadonlySet<handlers.HandlerId>,
+  ): handlers.AnySpawningHandler[] {
+    return filters.deduplicated(
+      this.#forResource(resource).spawning.filter((h) =>
+        !excluded?.has(h.id) && filters.matches(h, subject, context)
+      ),
+    );
   }
 
   /**
@@ -133,6 +193,26 @@ export class OperatorRegistry {
    */
   watchingHandlers(resource: references.Resource): readonly handlers.WatchingHandler[] {
     return this.#forResource(resource).uniqueWatching;
+  }
+
+  /**
+   * The index functions of a resource, each function+id once.
+   *
+   * @throws {errors.RegistrationError} when two functions have one id for this resource.
+   */
+  indexingHandlers(resource: references.Resource): readonly handlers.IndexingHandler[] {
+    return this.#forResource(resource).uniqueIndexing;
+  }
+
+  /** The index functions whose filters match an object of this resource as it is now. */
+  selectIndexing(
+    resource: references.Resource,
+    subject: filters.EventSubject,
+    context: unknown,
+  ): handlers.IndexingHandler[] {
+    return filters.deduplicated(
+      this.#forResource(resource).indexing.filter((h) => filters.matches(h, subject, context)),
+    );
   }
 
   /** The changing handlers a cause of this resource runs (see `filters.selectChanging`). */
@@ -178,7 +258,7 @@ export class OperatorRegistry {
   extraFields(resource: references.Resource): bodies.FieldPath[] {
     const found = this.#forResource(resource);
     const result: bodies.FieldPath[] = [];
-    for (const handler of [...found.changing, ...found.watching]) {
+    for (const handler of [...found.changing, ...found.watching, ...found.spawning]) {
       const field = handler.field;
       if (field === undefined) continue;
       if (!result.some((known) => bodies.deepEqual(known, field))) result.push(field);
@@ -200,13 +280,21 @@ export class OperatorRegistry {
       selectors.check(selectors.parse(handler.selector), resource);
     const changing = this.#changing.filter(serves);
     const watching = this.#watching.filter(serves);
+    const indexing = this.#indexing.filter(serves);
+    const spawning = this.#spawning.filter(serves);
     verifyUnique(changing, resource);
     verifyUnique(watching, resource);
+    verifyUnique(indexing, resource);
+    verifyUnique(spawning, resource);
     const found: ResourceHandlers = {
       changing,
       watching,
+      indexing,
       uniqueChanging: filters.deduplicated(changing),
       uniqueWatching: filters.deduplicated(watching),
+      uniqueIndexing: filters.deduplicated(indexing),
+      spawning,
+      uniqueSpawning: filters.deduplicated(spawning),
     };
     this.#cache.set(key, found);
     this.#byObject.set(resource, found);
@@ -298,6 +386,8 @@ function handlerLabel(handler: handlers.AnyHandler): string {
     return `${handler.activity === "authentication" ? "login" : handler.activity} handler`;
   }
   if (handler.kind === "watching") return "event handler";
+  if (handler.kind === "indexing") return "index handler";
+  if (handler.kind === "daemon" || handler.kind === "timer") return `${handler.kind} handler`;
   if (handler.parent !== undefined) return "sub-handler";
   if (handler.initial) return "resume handler";
   return `${handler.reason ?? "field"} handler`;

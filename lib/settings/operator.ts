@@ -4,6 +4,8 @@
 
 import * as diffbase from "../persistence/diffbase.ts";
 import * as progress from "../persistence/progress.ts";
+import * as admission from "./admission.ts";
+import * as background from "./background.ts";
 import type * as networkingModule from "./networking.ts";
 import * as networking from "./networking.ts";
 import * as peering from "./peering.ts";
@@ -60,6 +62,10 @@ export interface OperatorSettings {
   posting: posting.PostingSettings;
   /** Which of several instances is active: Kopf's peering objects or a Lease. */
   peering: peering.PeeringSettings;
+  /** How daemons and timers are stopped (Kopf's `settings.background`). */
+  background: background.BackgroundSettings;
+  /** The webhook server of `on.validate`/`on.mutate`/`on.convert` (Kopf's `settings.admission`). */
+  admission: admission.AdmissionSettings;
 }
 
 /**
@@ -94,5 +100,7 @@ export function defaultSettings(): OperatorSettings {
     watching: networking.defaultWatching(),
     posting: posting.defaultPosting(),
     peering: peering.defaultPeering(),
+    background: background.defaultBackground(),
+    admission: admission.defaultAdmission(),
   };
 }

@@ -169,6 +169,8 @@ export function startOurs(options: {
   ident: string;
   args?: string[];
   env?: Record<string, string>;
+  /** The handler module to run. @default {DENO_HANDLERS} */
+  handlers?: string;
 }): OperatorProcess {
   const port = freePort();
   return spawn(
@@ -185,7 +187,7 @@ export function startOurs(options: {
       "--liveness",
       `http://127.0.0.1:${port}/healthz`,
       ...(options.args ?? []),
-      DENO_HANDLERS,
+      options.handlers ?? DENO_HANDLERS,
     ],
     {
       KUBECONFIG: options.kubeconfigPath,

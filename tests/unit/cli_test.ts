@@ -77,6 +77,10 @@ Deno.test("parseRunArgs() reads every option of kopf run", () => {
     "--log-prefix",
     "--context",
     "staging",
+    "--webhook-port",
+    "0",
+    "--webhook-managed",
+    "op.example.com",
     "https://example.com/c.ts",
   ], { env: {} });
   deepEqual(parsed, {
@@ -90,6 +94,7 @@ Deno.test("parseRunArgs() reads every option of kopf run", () => {
     liveness: "http://0.0.0.0:8080/healthz",
     logging: { level: "debug", format: "json", prefix: true, refkey: "k8s" },
     context: "staging",
+    webhooks: { port: 0, managed: "op.example.com" },
     help: false,
     version: false,
   });
