@@ -34,6 +34,7 @@ import * as rbac from "./lib/kits/rbac.ts";
 import * as loading from "./lib/kits/loading.ts";
 import * as probing from "./lib/kits/probing.ts";
 import * as coordinating from "./lib/reactor/coordinating.ts";
+import * as metricsModule from "./lib/structs/metrics.ts";
 import * as running from "./lib/reactor/running.ts";
 import * as registries from "./lib/registry/registries.ts";
 import * as operatorSettings from "./lib/settings/operator.ts";
@@ -75,6 +76,7 @@ export interface CliControls extends
     | "memo"
     | "peering"
     | "identity"
+    | "metrics"
   > {
   /** A kubeconfig file to connect with (instead of KUBECONFIG, in-cluster, ~/.kube/config). */
   kubeconfig?: string;
@@ -174,6 +176,7 @@ async function runCommand(
   const previous = registries.defaultRegistry();
   registries.setDefaultRegistry(registry);
   let server: probing.LivenessServer | undefined;
+  let metricsServer: probing.LivenessServer | undefined;
   try {
     warnAboutPatterns(parsed.namespaces);
     let loaded: number;
@@ -214,6 +217,12 @@ async function runCommand(
     const memo = controls.memo ?? {};
     const indexes = new indexing.OperatorIndexes(registry.allIndexingHandlers());
     const clock = controls.clock;
+    const metrics = controls.metrics ??
+      (parsed.metrics !== undefined ? new metricsModule.OperatorMetrics() : undefined);
+    // Metrics at the liveness server's host and port share its server, at their own path.
+    const shared = parsed.metrics !== undefined && parsed.liveness !== undefined &&
+      sameServer(parsed.metrics, parsed.liveness);
+    const render = () => metrics?.render() ?? "";
     if (parsed.liveness !== undefined) {
       try {
         server = probing.serveLiveness(parsed.liveness, health, {
@@ -221,9 +230,20 @@ async function runCommand(
           peering,
           probes: { registry, memo, settings, indexes: indexes.indexes },
           ...(clock ? { clock } : {}),
+          ...(shared
+            ? { metrics: { path: probing.parseEndpoint(parsed.metrics!).path, render } }
+            : {}),
         });
       } catch (error) {
         log.fatal(`Cannot serve the liveness probe at "${parsed.liveness}": ${messageOf(error)}`);
+        return 1;
+      }
+    }
+    if (parsed.metrics !== undefined && !shared) {
+      try {
+        metricsServer = probing.serveMetrics(parsed.metrics, render);
+      } catch (error) {
+        log.fatal(`Cannot serve the metrics at "${parsed.metrics}": ${messageOf(error)}`);
         return 1;
       }
     }
@@ -242,6 +262,7 @@ async function runCommand(
       memo,
       indexes,
       peering,
+      ...(metrics ? { metrics } : {}),
       ...(connection ? { connection } : {}),
       ...(parsed.clusterwide ? { clusterwide: true } : { namespaces: parsed.namespaces }),
       ...(parsed.context ? { context: parsed.context } : {}),
@@ -249,8 +270,16 @@ async function runCommand(
     });
   } finally {
     await server?.close();
+    await metricsServer?.close();
     registries.setDefaultRegistry(previous);
   }
+}
+
+/** Whether two endpoint URLs name the same host and port (one server for both). */
+function sameServer(a: string, b: string): boolean {
+  const x = probing.parseEndpoint(a);
+  const y = probing.parseEndpoint(b);
+  return x.hostname === y.hostname && x.port === y.port;
 }
 
 const RBAC_HELP = `Usage: kopf rbac [run options] [paths|URLs...] [--service-account NAME]

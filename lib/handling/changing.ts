@@ -73,6 +73,7 @@ function executeHandler(
     signal: run.signal,
     defaultBackoffSeconds: run.settings.execution.defaultBackoffSeconds,
     defaultErrors: "temporary",
+    cause: run.cause.reason,
   });
 }
 

@@ -7,6 +7,7 @@ import type { Logger } from "@logtape/logtape";
 import type * as clocks from "../async/clock.ts";
 import type * as handlers from "../registry/handlers.ts";
 import * as errors from "./errors.ts";
+import * as metricsModule from "../structs/metrics.ts";
 import * as outcomes from "./outcomes.ts";
 import type * as states from "./states.ts";
 
@@ -20,6 +21,8 @@ export interface ExecutionOptions {
   readonly defaultBackoffSeconds: number;
   /** `errors` of handlers that set none: temporary for changing handlers, ignored for events. */
   readonly defaultErrors: handlers.ErrorsMode;
+  /** The cause for the metrics (create, update, …); the handler's reason or kind by default. */
+  readonly cause?: string | undefined;
   /**
    * Where results go, for the message when one cannot go there as JSON; `false` when results
    * are not stored, so not checked (startup, cleanup, login). @default {`status.<id>`}
@@ -53,6 +56,30 @@ export function label(handler: handlers.BaseHandler): string {
 
 /** Runs one attempt of `handler` and reports its outcome; never throws for handler errors. */
 export async function executeOnce(
+  handler: handlers.BaseHandler,
+  state: states.HandlerState,
+  invoke: Invoke,
+  options: ExecutionOptions,
+): Promise<outcomes.Outcome> {
+  const metrics = metricsModule.currentMetrics.getStore();
+  if (metrics === undefined) return await attemptOnce(handler, state, invoke, options);
+  const startedAt = performance.now();
+  const outcome = await attemptOnce(handler, state, invoke, options);
+  const labels = { handler: handler.id, cause: options.cause ?? causeOf(handler) };
+  metrics.handlerInvocations.inc({ ...labels, outcome: metricsModule.outcomeLabel(outcome) });
+  metrics.handlerDuration.observe(labels, (performance.now() - startedAt) / 1000);
+  if (!outcome.final) metrics.handlerRetries.inc(labels);
+  return outcome;
+}
+
+/** The cause label of a handler that was given none: its reason, activity or kind. */
+function causeOf(handler: handlers.BaseHandler): string {
+  const h = handler as { kind?: string; reason?: string; activity?: string };
+  if (h.kind === "watching") return "event";
+  return h.reason ?? h.activity ?? h.kind ?? "handler";
+}
+
+async function attemptOnce(
   handler: handlers.BaseHandler,
   state: states.HandlerState,
   invoke: Invoke,

@@ -51,6 +51,30 @@ export interface Exchange {
   readonly url: string;
   readonly status: number;
   readonly contentType: string | undefined;
+  /** Seconds from sending the request to its response headers (or to its failure). */
+  readonly seconds: number;
+}
+
+/**
+ * The resource of an exchange for counting requests: `pods`, `kopfexamples.kopf.dev`, with a
+ * subresource after a slash (`kopfexamples.kopf.dev/status`); `""` for discovery.
+ *
+ * @example
+ * ```ts
+ * import { resourceOf } from "./transport.ts";
+ * resourceOf({ url: "https://k/apis/kopf.dev/v1/namespaces/ns/kopfexamples/x/status" }); // "kopfexamples.kopf.dev/status"
+ * ```
+ */
+export function resourceOf(exchange: Pick<Exchange, "url">): string {
+  const parts = new URL(exchange.url).pathname.split("/").filter(Boolean);
+  const core = parts[0] === "api";
+  const group = core ? "" : parts[1] ?? "";
+  let rest = parts.slice(core ? 2 : 3);
+  if (rest[0] === "namespaces" && rest.length > 2) rest = rest.slice(2);
+  const [plural, , subresource] = rest;
+  if (plural === undefined) return "";
+  const name = group ? `${plural}.${group}` : plural;
+  return subresource ? `${name}/${subresource}` : name;
 }
 
 /**
@@ -262,8 +286,15 @@ export class Transport implements Disposable {
     // The timeout covers the body too: it is cleared when the caller disposes `done`.
     const done = signals.linkedSignal(streaming ? [] : [options.signal], timeoutSeconds * 1000);
     const signal = streaming ? options.signal : done.signal;
+    const sentAt = performance.now();
     const report = (status: number) =>
-      this.#onResponse?.({ method, url, status, contentType: headers["Content-Type"] });
+      this.#onResponse?.({
+        method,
+        url,
+        status,
+        contentType: headers["Content-Type"],
+        seconds: (performance.now() - sentAt) / 1000,
+      });
     try {
       const response = await fetch(url, {
         method,

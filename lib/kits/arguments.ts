@@ -102,6 +102,13 @@ const SECTIONS: readonly { title: string; note?: string; options: readonly Optio
           "watcher is alive, 503 with JSON naming the stale or failing ones",
         kopfEnv: ["KOPF_RUN_LIVENESS_ENDPOINT"],
       },
+      {
+        long: "metrics",
+        type: "string",
+        value: "URL",
+        help: "Serve Prometheus metrics, e.g. http://0.0.0.0:9090/metrics (on the liveness " +
+          "server when host and port are the same)",
+      },
     ],
   },
   {
@@ -267,6 +274,8 @@ export interface RunArguments {
   priority: number | undefined;
   /** `-L URL`: where to serve the liveness probe. */
   liveness: string | undefined;
+  /** `--metrics URL`: where to serve Prometheus metrics. */
+  metrics: string | undefined;
   /** The `--webhook-*` options: how the webhook server listens and is configured. */
   webhooks: WebhookArguments;
   /** How to log: from `-v`/`-d`/`-q`, `--log-format`, `--log-prefix`, `--log-refkey`. */
@@ -392,9 +401,11 @@ export function parseRunArgs(
   }
   const webhooks = webhookArguments(last, on);
   const liveness = last("liveness");
-  if (liveness !== undefined) {
+  const metrics = last("metrics");
+  for (const url of [liveness, metrics]) {
+    if (url === undefined) continue;
     try {
-      probing.parseEndpoint(liveness);
+      probing.parseEndpoint(url);
     } catch (error) {
       throw new UsageError(messageOf(error));
     }
@@ -420,6 +431,7 @@ export function parseRunArgs(
       ? undefined
       : Number(rawPriority),
     liveness,
+    metrics,
     webhooks,
     logging: {
       level: on("debug") || on("verbose") ? "debug" : on("quiet") ? "warning" : "info",

@@ -95,6 +95,8 @@ export interface HealthOptions {
 
 /** Options of `serveLiveness()`. */
 export interface LivenessOptions extends HealthOptions {
+  /** Prometheus metrics served on the same server, at their own path. */
+  metrics?: { path: string; render: () => string };
   /** Closes the server when aborted. */
   signal?: AbortSignal;
   /** The probe handlers to run when the endpoint is requested. */
@@ -109,6 +111,53 @@ export interface LivenessServer {
   readonly url: string;
   /** Stops serving; resolves when the port is released. */
   close(): Promise<void>;
+}
+
+/**
+ * Serves Prometheus metrics (`kopf run --metrics http://0.0.0.0:9090/metrics`) on a server of
+ * their own: `render` is called for each scrape. Use `serveLiveness({ metrics })` to serve
+ * them next to the liveness probe on one port.
+ *
+ * @example Serving an operator's metrics
+ * ```ts ignore
+ * import { OperatorMetrics } from "../structs/metrics.ts";
+ * const metrics = new OperatorMetrics();
+ * const server = serveMetrics("http://127.0.0.1:9090/metrics", () => metrics.render());
+ * await server.close();
+ * ```
+ */
+export function serveMetrics(url: string, render: () => string): LivenessServer {
+  const endpoint = parseEndpoint(url);
+  const server = Deno.serve({
+    hostname: endpoint.hostname,
+    port: endpoint.port,
+    onListen: () => {},
+  }, (request) => {
+    if (new URL(request.url).pathname !== endpoint.path) {
+      return new Response("Not found\n", { status: 404 });
+    }
+    if (request.method !== "GET") {
+      return new Response("Method not allowed\n", { status: 405, headers: { allow: "GET" } });
+    }
+    return metricsResponse(render);
+  });
+  const host = endpoint.hostname.includes(":") ? `[${endpoint.hostname}]` : endpoint.hostname;
+  const served = `http://${host}:${server.addr.port}${endpoint.path}`;
+  log.info(`Serving the metrics at ${served}`);
+  let closing: Promise<void> | undefined;
+  return {
+    url: served,
+    close() {
+      closing ??= server.shutdown().then(() => server.finished);
+      return closing;
+    },
+  };
+}
+
+function metricsResponse(render: () => string): Response {
+  return new Response(render(), {
+    headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+  });
 }
 
 /**
@@ -285,6 +334,10 @@ export function serveLiveness(
   });
   const handler = async (request: Request): Promise<Response> => {
     const path = new URL(request.url).pathname;
+    const metrics = options.metrics;
+    if (metrics !== undefined && path === metrics.path && request.method === "GET") {
+      return metricsResponse(metrics.render);
+    }
     if (path !== endpoint.path) return new Response("Not found\n", { status: 404 });
     if (request.method !== "GET" && request.method !== "HEAD") {
       return new Response("Method not allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });

@@ -155,7 +155,7 @@ export function toYaml(manifests: readonly api.KubernetesObject[]): string {
         if (node.items.every((item) => isScalar(item))) node.flow = true;
       },
     });
-    return document.toString({ lineWidth: 0 }).trimEnd();
+    return document.toString({ lineWidth: 0, flowCollectionPadding: false }).trimEnd();
   }).join("\n---\n") + "\n";
 }
 

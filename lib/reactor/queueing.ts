@@ -52,6 +52,8 @@ export interface QueueOptions<T, M> {
 
 interface State<T, M> extends Slot<T, M> {
   pending: ObjectEvent<T> | undefined;
+  /** Since when (clock ms) the pending event waits; for the metrics' oldest waiting age. */
+  pendingSince: number;
   running: boolean;
   queued: boolean;
   timer: AbortController | undefined;
@@ -79,6 +81,22 @@ export class ObjectQueue<T, M> {
   }
 
   /** How many objects the queue knows. */
+  /**
+   * Objects known, events waiting (not being processed), and how long the oldest has waited:
+   * for the metrics, read at scrape time (a walk over the objects).
+   */
+  stats(): { known: number; waiting: number; oldestWaitingSeconds: number } {
+    const now = this.#options.clock.now();
+    let waiting = 0;
+    let oldest = now;
+    for (const slot of this.#slots.values()) {
+      if (!slot.pending || slot.running) continue;
+      waiting++;
+      if (slot.pendingSince < oldest) oldest = slot.pendingSince;
+    }
+    return { known: this.#slots.size, waiting, oldestWaitingSeconds: (now - oldest) / 1000 };
+  }
+
   get size(): number {
     return this.#slots.size;
   }
@@ -99,6 +117,7 @@ export class ObjectQueue<T, M> {
         memory: this.#options.newMemory(event),
         last: undefined,
         pending: undefined,
+        pendingSince: 0,
         running: false,
         queued: false,
         timer: undefined,
@@ -109,6 +128,7 @@ export class ObjectQueue<T, M> {
     this.#options.onArrival?.(slot, event);
     // A replay never overrides a real event: the real one is newer or equal.
     if (event.replay && slot.pending) return;
+    if (!slot.pending) slot.pendingSince = this.#options.clock.now();
     slot.pending = event;
     slot.last = event;
     this.#cancelTimer(slot);

@@ -11,6 +11,7 @@ import * as scheduling from "../async/scheduling.ts";
 import * as signals from "../async/signals.ts";
 import type * as connections from "../k8s/connections.ts";
 import * as discovery from "../k8s/discovery.ts";
+import * as metricsModule from "../structs/metrics.ts";
 import * as k8sErrors from "../k8s/errors.ts";
 import * as kubeconfig from "../k8s/kubeconfig.ts";
 import * as transports from "../k8s/transport.ts";
@@ -80,6 +81,11 @@ export interface OperatorOptions {
   identity?: string;
   /** Filled with the peering state (active, paused and why); read by the liveness endpoint. */
   peering?: coordinating.PeeringReport;
+  /**
+   * Prometheus metrics to keep: handler attempts, API requests, queues, watchers, peering
+   * (`kopf run --metrics URL` serves them). @default {none: nothing is counted}
+   */
+  metrics?: metricsModule.OperatorMetrics;
 }
 
 /** A stop that is not an error: the signal's reason when the operator is asked to stop. */
@@ -106,7 +112,14 @@ interface Running {
  * await operator({ clusterwide: true, signal: AbortSignal.timeout(60_000) });
  * ```
  */
-export async function operator(options: OperatorOptions = {}): Promise<void> {
+export function operator(options: OperatorOptions = {}): Promise<void> {
+  // The operator's work (handlers, requests, watchers) finds its metrics in this context.
+  return options.metrics
+    ? metricsModule.currentMetrics.run(options.metrics, () => runOperator(options))
+    : runOperator(options);
+}
+
+async function runOperator(options: OperatorOptions): Promise<void> {
   const registry = options.registry ?? registries.defaultRegistry();
   const settings = options.settings ?? operatorSettings.defaultSettings();
   const clock = options.clock ?? clocks.realClock;
@@ -250,7 +263,9 @@ async function serveAll(
     settings: settings.networking,
     clock,
     insecureSkipTlsVerifyProcessWide: readEnv("KOPF_INSECURE_SKIP_TLS_VERIFY") === "1",
-    ...(options.onResponse ? { onResponse: options.onResponse } : {}),
+    ...(options.onResponse || options.metrics
+      ? { onResponse: responseObserver(options.onResponse, options.metrics) }
+      : {}),
   });
   log.info(`Connecting to ${connection.server} (${connection.source})`);
   shared.connected = true;
@@ -262,6 +277,7 @@ async function serveAll(
 
   const report = options.peering ?? coordinating.newReport();
   report.identity = options.identity || report.identity || peering.detectIdentity();
+  const removeMetrics = options.metrics ? stateMetrics(options.metrics, health, report) : noop;
   const coordination = new coordinating.Coordination({
     transport,
     settings,
@@ -436,7 +452,72 @@ async function serveAll(
     posting.setActivePoster(undefined);
     await poster.stop();
     scheduler.close();
+    removeMetrics();
   }
+}
+
+function noop(): void {}
+
+/** Counts each API request by verb, resource and code, and times it (not watches). */
+function responseObserver(
+  onResponse: ((exchange: transports.Exchange) => void) | undefined,
+  metrics: metricsModule.OperatorMetrics | undefined,
+): (exchange: transports.Exchange) => void {
+  return (exchange) => {
+    if (metrics) {
+      const verb = transports.verbOf(exchange);
+      const resource = transports.resourceOf(exchange);
+      metrics.apiRequests.inc({ verb, resource, code: String(exchange.status) });
+      if (verb !== "watch") metrics.apiLatency.observe({ verb, resource }, exchange.seconds);
+    }
+    onResponse?.(exchange);
+  };
+}
+
+/** Gauges and counters read from the watchers' health and the peering state when scraped. */
+function stateMetrics(
+  metrics: metricsModule.OperatorMetrics,
+  health: OperatorHealth,
+  report: coordinating.PeeringReport,
+): () => void {
+  const perWatcher = (value: (h: watching.WatchHealth) => number) => () =>
+    [...health].map(([watcher, h]) => ({ labels: { watcher }, value: value(h) }));
+  const removals = [
+    metrics.collect(
+      "kopf_watch_reconnects_total",
+      "Watch connections opened again, per watcher",
+      "counter",
+      perWatcher((h) => h.reconnects),
+    ),
+    metrics.collect(
+      "kopf_watch_relists_total",
+      "Relists after 410 Gone, per watcher",
+      "counter",
+      perWatcher((h) => h.relists),
+    ),
+    metrics.collect(
+      "kopf_watch_errors_total",
+      "Watch failures, per watcher",
+      "counter",
+      perWatcher((h) => h.errors),
+    ),
+    metrics.collect(
+      "kopf_watch_healthy",
+      "1 while the watcher is listing, watching or paused; 0 in backoff or stopped",
+      "gauge",
+      perWatcher((h) => (h.phase === "backoff" || h.phase === "stopped" ? 0 : 1)),
+    ),
+    metrics.collect(
+      "kopf_peering_active",
+      "1 while this instance handles objects, 0 while it is paused for a peer or a Lease",
+      "gauge",
+      () => [{
+        labels: { mode: report.mode, identity: report.identity },
+        value: report.paused.on ? 0 : 1,
+      }],
+    ),
+  ];
+  return () => removals.forEach((remove) => remove());
 }
 
 /** Where object log lines become Events, while an operator runs (see `eventSink`). */

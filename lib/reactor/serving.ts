@@ -24,6 +24,7 @@ import * as daemons from "../engines/daemons.ts";
 import * as logging from "../engines/logging.ts";
 import * as applying from "./applying.ts";
 import * as indexStages from "./indexing.ts";
+import * as metricsModule from "../structs/metrics.ts";
 import * as queueing from "./queueing.ts";
 
 /** What the worker remembers of an object between events. */
@@ -210,6 +211,8 @@ export async function serve(options: ServeOptions): Promise<void> {
   const accept = (event: queueing.ObjectEvent<api.KubernetesObject>) =>
     stage ? stage.push(event) : queue.push(event);
 
+  const removeMetrics = queueMetrics(resource, options.namespace, () => queue.stats());
+
   const selector = serverSideLabelSelector(registry, resource);
   log.info(`Watching ${what}${selector ? ` with the label selector "${selector}"` : ""}`);
   try {
@@ -248,6 +251,7 @@ export async function serve(options: ServeOptions): Promise<void> {
       }
     }
   } finally {
+    removeMetrics();
     unlisten?.();
     unlistenIndexes?.();
     await stage?.close();
@@ -255,6 +259,37 @@ export async function serve(options: ServeOptions): Promise<void> {
     ownScheduler?.close();
     log.debug(`Stopped watching ${what}`);
   }
+}
+
+/** The queue's gauges in the operator's metrics, if it has any; returns their removal. */
+function queueMetrics(
+  resource: references.Resource,
+  namespace: string | undefined,
+  stats: () => ReturnType<queueing.ObjectQueue<unknown, unknown>["stats"]>,
+): () => void {
+  const metrics = metricsModule.currentMetrics.getStore();
+  if (metrics === undefined) return () => {};
+  const labels = { resource: references.fullName(resource), namespace: namespace ?? "" };
+  const removals = [
+    metrics.collect("kopf_objects", "Objects known per watched resource", "gauge", () => [
+      { labels, value: stats().known },
+    ]),
+    metrics.collect(
+      "kopf_queue_waiting",
+      "Objects whose events wait to be processed",
+      "gauge",
+      () => [
+        { labels, value: stats().waiting },
+      ],
+    ),
+    metrics.collect(
+      "kopf_queue_oldest_waiting_seconds",
+      "How long the oldest waiting event has waited",
+      "gauge",
+      () => [{ labels, value: stats().oldestWaitingSeconds }],
+    ),
+  ];
+  return () => removals.forEach((remove) => remove());
 }
 
 /** One event of one object: process it, send the plan, note what to expect on the watch. */

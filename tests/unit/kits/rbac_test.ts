@@ -127,5 +127,5 @@ Deno.test("the YAML parses back to the manifests, with lists of names inline", (
   const all = manifests({ clusterwide: true });
   const text = rbac.toYaml(all);
   deepEqual(text.split("\n---\n").map((doc) => parse(doc)), all);
-  deepEqual(text.includes("verbs: [ list, watch, patch ]"), true, text);
+  deepEqual(text.includes("verbs: [list, watch, patch]"), true, text);
 });
