@@ -315,10 +315,14 @@ export class Daemons {
     this.#escalate(entry, runner, false);
   }
 
-  /** Gives a runner a few zero-time turns to exit before anyone waits for it. */
+  /**
+   * Gives a runner a few zero-time turns of the event loop to exit before anyone waits for it
+   * (Kopf's `asyncio.sleep(0)` cycles): a turn, not a microtask, so that the layers a handler's
+   * return passes through (spans, metrics, retries) do not use them up.
+   */
   async #instantExit(runners: readonly Runner[]): Promise<void> {
     const cycles = this.#options.settings.background.instantExitZeroTimeCycles;
-    for (let i = 0; i < cycles && runners.some((r) => !r.done); i++) await Promise.resolve();
+    for (let i = 0; i < cycles && runners.some((r) => !r.done); i++) await nextTurn();
   }
 
   /**
@@ -565,4 +569,9 @@ export class Daemons {
 function keyOf(body: contextTypes.Body): string {
   const meta = body.metadata ?? {};
   return meta.uid ?? `${meta.namespace ?? ""}/${meta.name ?? ""}`;
+}
+
+/** Resolves on the next turn of the event loop, after every pending microtask. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }

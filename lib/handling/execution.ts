@@ -8,6 +8,7 @@ import type * as clocks from "../async/clock.ts";
 import type * as handlers from "../registry/handlers.ts";
 import * as errors from "./errors.ts";
 import * as metricsModule from "../structs/metrics.ts";
+import * as tracing from "../structs/tracing.ts";
 import * as outcomes from "./outcomes.ts";
 import type * as states from "./states.ts";
 
@@ -61,15 +62,27 @@ export async function executeOnce(
   invoke: Invoke,
   options: ExecutionOptions,
 ): Promise<outcomes.Outcome> {
-  const metrics = metricsModule.currentMetrics.getStore();
-  if (metrics === undefined) return await attemptOnce(handler, state, invoke, options);
-  const startedAt = performance.now();
-  const outcome = await attemptOnce(handler, state, invoke, options);
-  const labels = { handler: handler.id, cause: options.cause ?? causeOf(handler) };
-  metrics.handlerInvocations.inc({ ...labels, outcome: metricsModule.outcomeLabel(outcome) });
-  metrics.handlerDuration.observe(labels, (performance.now() - startedAt) / 1000);
-  if (!outcome.final) metrics.handlerRetries.inc(labels);
-  return outcome;
+  const cause = options.cause ?? causeOf(handler);
+  const attributes = {
+    "kopf.handler.id": handler.id,
+    "kopf.cause": cause,
+    "kopf.retry": state.retries,
+  };
+  return await tracing.inSpan("kopf.handler", attributes, async (span) => {
+    const startedAt = performance.now();
+    const outcome = await attemptOnce(handler, state, invoke, options);
+    const result = metricsModule.outcomeLabel(outcome);
+    span.setAttribute("kopf.outcome", result);
+    if (outcome.error !== undefined) tracing.failed(span, outcome.message ?? "failed");
+    const metrics = metricsModule.currentMetrics.getStore();
+    if (metrics !== undefined) {
+      const labels = { handler: handler.id, cause };
+      metrics.handlerInvocations.inc({ ...labels, outcome: result });
+      metrics.handlerDuration.observe(labels, (performance.now() - startedAt) / 1000);
+      if (!outcome.final) metrics.handlerRetries.inc(labels);
+    }
+    return outcome;
+  });
 }
 
 /** The cause label of a handler that was given none: its reason, activity or kind. */

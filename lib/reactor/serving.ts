@@ -25,6 +25,7 @@ import * as logging from "../engines/logging.ts";
 import * as applying from "./applying.ts";
 import * as indexStages from "./indexing.ts";
 import * as metricsModule from "../structs/metrics.ts";
+import * as tracing from "../structs/tracing.ts";
 import * as queueing from "./queueing.ts";
 
 /** What the worker remembers of an object between events. */
@@ -301,8 +302,21 @@ async function processOne(
   engine?: daemons.Daemons,
 ): Promise<queueing.Processed> {
   memory.arrived = new Set();
+  const meta = event.object.metadata;
+  const attributes = {
+    "k8s.resource": references.fullName(options.resource),
+    "k8s.namespace.name": meta?.namespace ?? "",
+    "k8s.object.name": meta?.name ?? "",
+    "k8s.object.uid": meta?.uid ?? "",
+    "kopf.event": event.replay ? "retry" : event.type ?? "LISTED",
+  };
   try {
-    return await processAndApply(options, memory, event, logger, engine);
+    // One span per object cycle: its handlers' spans and its requests' fetch spans nest under it.
+    return await tracing.inSpan("kopf.object", attributes, async (span) => {
+      const processed = await processAndApply(options, memory, event, logger, engine);
+      if (processed.delay !== undefined) span.setAttribute("kopf.delay", processed.delay);
+      return processed;
+    });
   } finally {
     memory.arrived = undefined;
   }

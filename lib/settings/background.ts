@@ -10,7 +10,7 @@ export interface BackgroundSettings {
    */
   cancellationPollingSeconds: number;
   /**
-   * How many zero-time turns (resolved promises) a stop gives a daemon or timer to exit at once,
+   * How many zero-time turns of the event loop a stop gives a daemon or timer to exit at once,
    * so that an object whose daemons exit promptly is released in the same cycle (Kopf: 10).
    */
   instantExitZeroTimeCycles: number;
