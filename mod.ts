@@ -156,6 +156,7 @@ export type { LeaseSettings, PeeringMode, PeeringSettings } from "./lib/settings
 export { newReport as newPeeringReport } from "./lib/reactor/coordinating.ts";
 export type { PeeringReport } from "./lib/reactor/coordinating.ts";
 export type { PeeringStatus } from "./lib/engines/peering.ts";
+export { OperatorMetrics } from "./lib/structs/metrics.ts";
 export type { LeaseStatus } from "./lib/engines/leases.ts";
 export {
   AnnotationsProgressStorage,

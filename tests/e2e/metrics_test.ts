@@ -81,15 +81,16 @@ Deno.test({
       const resource = "kopfexamples.v1.kopf.dev";
       equal(value(families, "kopf_objects", { resource, namespace: w.namespace }), 10);
       equal(value(families, "kopf_queue_waiting", { resource, namespace: w.namespace }), 0);
-      // The writes of the last attempts follow their handlers: wait for them, then count.
+      // The writes of the last attempts follow their handlers (the result, then the diff-base,
+      // in two requests): wait until both are in for every object, then count exactly.
       const requests = (families: Family[], verb: string, resource: string, code: string) =>
         value(families, "kopf_api_requests_total", { verb, resource, code });
       const written = await crdFixtures.eventually(async () => {
         const now = await scrape();
-        return requests(now, "patch merge /status", "kopfexamples.kopf.dev/status", "200") === 10
-          ? now
-          : undefined;
-      }, "the 10 results to be written");
+        const results = requests(now, "patch merge /status", "kopfexamples.kopf.dev/status", "200");
+        const others = requests(now, "patch merge", "kopfexamples.kopf.dev", "200");
+        return results >= 10 && others >= 20 ? now : undefined;
+      }, "the 10 results and diff-bases to be written");
       // Per object: the retry's progress record, then the result (/status) and the diff-base.
       equal(requests(written, "patch merge", "kopfexamples.kopf.dev", "200"), 20);
       equal(requests(written, "patch merge /status", "kopfexamples.kopf.dev/status", "200"), 10);
