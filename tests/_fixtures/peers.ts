@@ -85,6 +85,16 @@ export function freePort(): number {
   return (listener.addr as Deno.NetAddr).port;
 }
 
+/** The parts of the liveness report (lib/kits/probing.ts) that the tests read. */
+export interface LivenessReport {
+  status?: string;
+  unhealthy?: string[];
+  watchers?: Record<
+    string,
+    { healthy?: boolean; phase?: string; reconnects?: number; errors?: number; lastError?: string }
+  >;
+}
+
 /** An operator process. */
 export interface OperatorProcess {
   readonly ident: string;
@@ -95,6 +105,8 @@ export interface OperatorProcess {
   peering(): Promise<
     { state?: string; pausedBy?: string[]; reasons?: string[]; mode?: string } | undefined
   >;
+  /** The liveness endpoint's status code and JSON report, or undefined while it does not answer. */
+  liveness(): Promise<{ status: number; report: LivenessReport } | undefined>;
   kill(signal: Deno.Signal): void;
   /** SIGTERM, then SIGKILL after 30 s; resolves with the exit code. */
   stop(): Promise<number>;
@@ -135,6 +147,17 @@ function spawn(
         const response = await fetch(`http://127.0.0.1:${livenessPort}/healthz`);
         const report = await response.json();
         return report.peering;
+      } catch {
+        return undefined;
+      }
+    },
+    async liveness() {
+      if (livenessPort === undefined) return undefined;
+      try {
+        const response = await fetch(`http://127.0.0.1:${livenessPort}/healthz`, {
+          signal: AbortSignal.timeout(2_000),
+        });
+        return { status: response.status, report: await response.json() };
       } catch {
         return undefined;
       }
