@@ -19,8 +19,8 @@ const INACTIVITY_SECONDS = 5;
 const WATCHER = "kopfexamples.v1.kopf.dev";
 
 Deno.test({
-  name: "a frozen watch connection: abandoned after the inactivity timeout, reported by the " +
-    "liveness endpoint while it lasts, nothing missed once the network heals",
+  name:
+    "a frozen watch connection: abandoned after the inactivity timeout, reported by the liveness endpoint while it lasts, nothing missed once the network heals",
   ignore: !controlPlanes.e2eEnabled,
   sanitizeOps: false,
   sanitizeResources: false,

@@ -286,6 +286,34 @@ Deno.test("a missing certificate file stops the start with one line naming it", 
   }
 });
 
+Deno.test("an unreadable or non-PEM certificate file stops the start with one line naming it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // Unreadable whoever runs it (root reads any file): a directory where the file should be.
+    await Deno.mkdir(`${dir}/tls.crt`);
+    await Deno.writeTextFile(`${dir}/tls.key`, "not a key\n");
+    const start = () =>
+      webhooks.startWebhooks({
+        registry: registryWithHandlers(),
+        settings: settings({ certFile: `${dir}/tls.crt`, keyFile: `${dir}/tls.key` }),
+        resources: [],
+      });
+    const unreadable = await start().then(() => undefined, (error: Error) => error);
+    match(
+      unreadable?.message ?? "",
+      new RegExp(`^Cannot read the webhook certificate file "${dir}/tls\\.crt": .+$`),
+    );
+    equal(unreadable?.message.includes("\n"), false, "one line");
+    await Deno.remove(`${dir}/tls.crt`);
+    await Deno.writeTextFile(`${dir}/tls.crt`, "-----BEGIN CERTIFICATE-----\nx\n");
+    await rejects(start(), {
+      message: `Cannot use the webhook key file "${dir}/tls.key": it has no PEM "PRIVATE KEY" block`,
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("certificate files are served, re-read when they change, and a broken rotation keeps the old ones", async () => {
   const dir = await Deno.makeTempDir();
   const logs = await captureLogs();
