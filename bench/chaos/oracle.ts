@@ -4,20 +4,11 @@
 // called by bench/chaos/run.ts after the run, and live by the schedule (`caughtUp`).
 
 import type * as api from "../../lib/k8s/api.ts";
+import type * as handlers from "./handlers.ts";
 import * as ledgers from "./ledger.ts";
 
-/** One line of the invocation log (bench/chaos/handlers.ts writes them). */
-export interface Invocation {
-  readonly name: string;
-  readonly uid: string;
-  readonly handler: "create" | "update" | "delete";
-  readonly seq: number;
-  readonly recorded: boolean;
-  readonly rv: string;
-  readonly at: number;
-  readonly by: string;
-  readonly retry: number;
-}
+/** One line of the invocation log, as bench/chaos/handlers.ts writes them. */
+export type Invocation = handlers.Invocation;
 
 /** A fault as the schedule injected it. */
 export interface FaultWindow {
