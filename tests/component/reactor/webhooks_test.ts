@@ -307,7 +307,8 @@ Deno.test("an unreadable or non-PEM certificate file stops the start with one li
     await Deno.remove(`${dir}/tls.crt`);
     await Deno.writeTextFile(`${dir}/tls.crt`, "-----BEGIN CERTIFICATE-----\nx\n");
     await rejects(start(), {
-      message: `Cannot use the webhook key file "${dir}/tls.key": it has no PEM "PRIVATE KEY" block`,
+      message:
+        `Cannot use the webhook key file "${dir}/tls.key": it has no PEM "PRIVATE KEY" block`,
     });
   } finally {
     await Deno.remove(dir, { recursive: true });
