@@ -1,6 +1,8 @@
 // The injectable clock: every timer and "now" in the framework goes through a Clock, so
 // tests run on fake time instead of sleeping. Knows nothing of Kubernetes.
 
+import * as signals from "./signals.ts";
+
 /** A source of time and timers; the real one wraps `Date.now` and `setTimeout`. */
 export interface Clock {
   /** Milliseconds since the epoch. */
@@ -19,15 +21,14 @@ export const realClock: Clock = {
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   if (signal?.aborted) return Promise.reject(signal.reason);
   return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
     const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
+      unsubscribe?.();
       resolve();
     }, Math.max(0, ms));
-    signal?.addEventListener("abort", onAbort, { once: true });
+    const unsubscribe = signal && signals.onAbort(signal, (reason) => {
+      clearTimeout(timer);
+      reject(reason);
+    });
   });
 }
 
@@ -53,15 +54,14 @@ export class FakeClock implements Clock {
       const sleeper = {
         at: this.#now + Math.max(0, ms),
         resolve: () => {
-          signal?.removeEventListener("abort", onAbort);
+          unsubscribe?.();
           resolve();
         },
       };
-      const onAbort = () => {
+      const unsubscribe = signal && signals.onAbort(signal, (reason) => {
         this.#sleepers = this.#sleepers.filter((s) => s !== sleeper);
-        reject(signal?.reason);
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
+        reject(reason);
+      });
       this.#sleepers.push(sleeper);
     });
   }

@@ -14,11 +14,23 @@ export interface Scheduled {
   cancel(): void;
 }
 
-interface Entry extends Scheduled {
-  at: number;
-  readonly seq: number;
-  readonly callback: () => void;
-  index: number; // its place in the heap; -1 once out of it
+/** A call in the heap: a class, as a timer tick makes one (a literal made two closures more). */
+class Entry implements Scheduled {
+  constructor(
+    readonly scheduler: Scheduler,
+    readonly at: number,
+    readonly seq: number,
+    readonly callback: () => void,
+    public index: number, // its place in the heap; -1 once out of it
+  ) {}
+
+  get pending(): boolean {
+    return this.index >= 0;
+  }
+
+  cancel(): void {
+    this.scheduler.cancel(this);
+  }
 }
 
 /** Why the one sleep is cut short: an earlier entry came, or the scheduler closed. Never shown. */
@@ -75,16 +87,7 @@ export class Scheduler {
   /** Calls `callback` at `atMs` (clock milliseconds; at once, on the next wake-up, if past). */
   schedule(atMs: number, callback: () => void): Scheduled {
     const heap = this.#heap;
-    const entry: Entry = {
-      at: atMs,
-      seq: this.#seq++,
-      callback,
-      index: heap.length,
-      get pending() {
-        return this.index >= 0;
-      },
-      cancel: () => this.#remove(entry),
-    };
+    const entry = new Entry(this, atMs, this.#seq++, callback, heap.length);
     if (this.#closed) {
       entry.index = -1;
       return entry;
@@ -106,6 +109,11 @@ export class Scheduler {
     for (const entry of this.#heap) entry.index = -1;
     this.#heap.length = 0;
     this.#disarm();
+  }
+
+  /** Drops a call of this scheduler if it still waits (what `Scheduled.cancel()` does). */
+  cancel(scheduled: Scheduled): void {
+    if (scheduled instanceof Entry && scheduled.scheduler === this) this.#remove(scheduled);
   }
 
   #remove(entry: Entry): void {

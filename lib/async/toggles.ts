@@ -2,6 +2,8 @@
 // its members is. The reactor pauses while the operator's set is on (a higher-priority peer,
 // a lost leader election, a missing peering resource). Knows nothing of Kubernetes.
 
+import * as signals from "./signals.ts";
+
 /** Something to be told when a toggle flips. */
 export type ToggleListener = (on: boolean) => void;
 
@@ -118,16 +120,15 @@ function waitFor(flag: Waitable, state: boolean, signal?: AbortSignal): Promise<
   if (signal?.aborted) return Promise.reject(signal.reason);
   if (flag.on === state) return Promise.resolve();
   return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      unlisten();
-      reject(signal?.reason);
-    };
     const unlisten = flag.listen((on) => {
       if (on !== state) return;
       unlisten();
-      signal?.removeEventListener("abort", onAbort);
+      unsubscribe?.();
       resolve();
     });
-    signal?.addEventListener("abort", onAbort, { once: true });
+    const unsubscribe = signal && signals.onAbort(signal, (reason) => {
+      unlisten();
+      reject(reason);
+    });
   });
 }

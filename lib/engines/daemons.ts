@@ -135,11 +135,15 @@ export class Daemons {
   readonly #options: DaemonsOptions;
   readonly #entries = new Map<string, ObjectEntry>();
   readonly #unlisten: (() => void) | undefined;
+  /** Whether a timer of the resource has `idle`: only then is each event's essence compared. */
+  readonly #tracksIdle: boolean;
   #pausedMeanwhile = false;
   #closed = false;
 
   constructor(options: DaemonsOptions) {
     this.#options = options;
+    this.#tracksIdle = options.registry.spawningHandlers(options.resource)
+      .some((handler) => handler.kind === "timer" && handler.idle !== undefined);
     this.#unlisten = options.paused?.listen((on) => {
       if (on) this.#pauseAll();
     });
@@ -219,7 +223,7 @@ export class Daemons {
 
   #observe(key: string, observation: Observation): ObjectEntry {
     const now = this.#options.clock.now();
-    const essence = this.#essence(observation.body);
+    const essence = this.#tracksIdle ? this.#essence(observation.body) : undefined;
     let entry = this.#entries.get(key);
     if (entry === undefined) {
       entry = {
@@ -242,7 +246,7 @@ export class Daemons {
       return entry;
     }
     entry.live.body = observation.body;
-    if (!bodies.deepEqual(essence, entry.essence)) {
+    if (this.#tracksIdle && !bodies.deepEqual(essence, entry.essence)) {
       entry.essence = essence;
       entry.idleResetAt = now;
       for (const runner of entry.running.values()) runner.onChange();

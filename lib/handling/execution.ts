@@ -5,6 +5,7 @@
 
 import type { Logger } from "@logtape/logtape";
 import type * as clocks from "../async/clock.ts";
+import * as signals from "../async/signals.ts";
 import type * as handlers from "../registry/handlers.ts";
 import * as errors from "./errors.ts";
 import * as metricsModule from "../structs/metrics.ts";
@@ -18,6 +19,11 @@ export interface ExecutionOptions {
   readonly logger: Logger;
   /** Aborted when the operator stops; the handler's own signal follows it. */
   readonly signal?: AbortSignal | undefined;
+  /**
+   * Aborts the handler's own signal but does not stop the wait for it: a daemon's cancellation
+   * step (the handler is asked to exit, and waited for until its cancellation timeout).
+   */
+  readonly cancel?: AbortSignal | undefined;
   /** `backoff` of handlers that set none (seconds). */
   readonly defaultBackoffSeconds: number;
   /** `errors` of handlers that set none: temporary for changing handlers, ignored for events. */
@@ -227,8 +233,11 @@ async function invokeWithTimeout(
     controller.abort(options.signal?.reason);
     cancelled.reject(options.signal?.reason);
   };
-  options.signal?.addEventListener("abort", stop, { once: true });
-  const timer = new AbortController();
+  const unsubscribe = options.signal && signals.onAbort(options.signal, stop);
+  const unsubscribeCancel = options.cancel &&
+    signals.onAbort(options.cancel, (reason) => controller.abort(reason));
+  if (options.cancel?.aborted) controller.abort(options.cancel.reason);
+  const timer = handler.timeout === undefined ? undefined : new AbortController();
   try {
     if (options.signal?.aborted) throw options.signal.reason;
     const running = Promise.resolve().then(() => invoke({ ...attempt, signal: controller.signal }));
@@ -237,7 +246,7 @@ async function invokeWithTimeout(
     if (handler.timeout !== undefined) {
       const left = Math.max(0, handler.timeout - attempt.runtime) * 1000;
       racers.push(
-        options.clock.sleep(left, timer.signal).then(() => {
+        options.clock.sleep(left, timer!.signal).then(() => {
           const error = new errors.HandlerTimeoutError(
             `${label(handler)} has timed out after ${
               seconds(handler.timeout ?? 0)
@@ -250,8 +259,9 @@ async function invokeWithTimeout(
     }
     return await Promise.race(racers);
   } finally {
-    timer.abort(SETTLED); // a constant: a new DOMException per handler call is costly
-    options.signal?.removeEventListener("abort", stop);
+    timer?.abort(SETTLED); // a constant: a new DOMException per handler call is costly
+    unsubscribe?.();
+    unsubscribeCancel?.();
   }
 }
 

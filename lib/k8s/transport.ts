@@ -432,20 +432,20 @@ function abortable(
   reader: ReadableStreamDefaultReader<Uint8Array>,
   signal: AbortSignal | undefined,
 ): ReadableStream<Uint8Array> {
-  let onAbort: (() => void) | undefined;
+  let unsubscribe: (() => void) | undefined;
   const detach = () => {
-    if (onAbort) signal?.removeEventListener("abort", onAbort);
-    onAbort = undefined;
+    unsubscribe?.();
+    unsubscribe = undefined;
   };
   return new ReadableStream<Uint8Array>({
     start(controller) {
-      onAbort = () => {
+      const onAbort = () => {
         controller.error(signal?.reason);
         reader.cancel(signal?.reason).catch(() => {});
         detach();
       };
       if (signal?.aborted) onAbort();
-      else signal?.addEventListener("abort", onAbort, { once: true });
+      else if (signal) unsubscribe = signals.onAbort(signal, onAbort);
     },
     async pull(controller) {
       void response; // keeps the Response reachable as long as its body is read

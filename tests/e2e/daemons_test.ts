@@ -155,7 +155,9 @@ Deno.test({
         `idle timer: fired ${fired[0]! - created} ms after creation, ${quietFor} ms after the ` +
           `last spec change, ${fired[0]! - statusAt} ms after a status-only change`,
       );
-      ok(quietFor >= 3000 && quietFor < 3500, `fired ${quietFor} ms after the last spec change`);
+      // Idle counts from when the operator sees the change: under load the watch delivers it up
+      // to ~0.6 s after the patch returned (3.6 s seen with six e2e files in parallel).
+      ok(quietFor >= 3000 && quietFor < 4500, `fired ${quietFor} ms after the last spec change`);
       ok(fired[0]! - statusAt < 3000, "the status change did not push it out");
       // Idle-only: no second call without another change.
       const after = fired.length;

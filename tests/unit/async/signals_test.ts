@@ -1,5 +1,5 @@
 import { equal, ok } from "node:assert/strict";
-import { linkedSignal } from "../../../lib/async/signals.ts";
+import { linkedSignal, onAbort } from "../../../lib/async/signals.ts";
 
 Deno.test("linkedSignal aborts with the reason of the parent that aborts", () => {
   const a = new AbortController();
@@ -34,4 +34,39 @@ Deno.test("a disposed linkedSignal no longer follows its parents nor its timeout
   await new Promise((resolve) => setTimeout(resolve, 5));
   equal(linked.signal.aborted, false);
   equal(linked.timedOut, false);
+});
+
+Deno.test("onAbort calls its callbacks in order with the reason, once, but not those unsubscribed", () => {
+  const stop = new AbortController();
+  const calls: string[] = [];
+  const twice = (reason: unknown) => calls.push(`twice:${reason}`);
+  onAbort(stop.signal, (reason) => calls.push(`first:${reason}`));
+  const unsubscribe = onAbort(stop.signal, () => calls.push("gone"));
+  onAbort(stop.signal, twice);
+  onAbort(stop.signal, twice);
+  unsubscribe();
+  stop.abort("bye");
+  stop.abort("again");
+  equal(calls.join(" "), "first:bye twice:bye twice:bye");
+});
+
+Deno.test("onAbort on a signal that has aborted calls nothing, as addEventListener would not", () => {
+  const stop = new AbortController();
+  stop.abort("early");
+  let called = false;
+  const unsubscribe = onAbort(stop.signal, () => called = true);
+  unsubscribe();
+  equal(called, false);
+});
+
+Deno.test("a callback unsubscribed by another during the abort is not called", () => {
+  const stop = new AbortController();
+  const calls: string[] = [];
+  onAbort(stop.signal, () => {
+    calls.push("first");
+    second();
+  });
+  const second = onAbort(stop.signal, () => calls.push("second"));
+  stop.abort();
+  equal(calls.join(" "), "first");
 });
