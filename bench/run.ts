@@ -5,6 +5,7 @@
 // The method is in bench/README.md.
 //
 // Usage: deno task bench [--quick] [--operators deno,kopf,go] [--scenarios LIST] [--reps N]
+//                        [--size KEY=VALUE]…
 
 import * as auditing from "./driver/auditing.ts";
 import * as machines from "./driver/machine.ts";
@@ -12,6 +13,7 @@ import * as operators from "./driver/operators.ts";
 import * as options from "./driver/options.ts";
 import * as planes from "./driver/plane.ts";
 import * as reports from "./driver/report.ts";
+import type * as runsModule from "./driver/runs.ts";
 import * as scenarios from "./driver/scenarios.ts";
 
 const RESULTS = new URL("./results/", import.meta.url).pathname;
@@ -72,7 +74,8 @@ async function main(args: readonly string[]): Promise<number> {
 
   const logDir = await Deno.makeTempDir({ prefix: "kopf-bench-logs-" });
   say(`operator logs in ${logDir}`);
-  const runs: scenarios.RunResult[] = [];
+  const cases = options.casesOf(chosen.scenarios, chosen.sizes);
+  const runs: runsModule.RunResult[] = [];
   let apiserverVersion = "unknown";
   {
     await using plane = await planes.startPlane({ audit: chosen.audit, log: say });
@@ -83,7 +86,7 @@ async function main(args: readonly string[]): Promise<number> {
     Deno.addSignalListener("SIGINT", stopOnSignal);
     Deno.addSignalListener("SIGTERM", stopOnSignal);
     apiserverVersion = plane.apiserverVersion;
-    const context: scenarios.Context = {
+    const context: runsModule.Context = {
       transport: plane.transport,
       watchTransport: plane.watchTransport,
       kubeconfigPath: plane.kubeconfigPath,
@@ -99,13 +102,14 @@ async function main(args: readonly string[]): Promise<number> {
     await scenarios.warmUp(context);
     await context.audit?.skip();
     // Operators alternate within a repetition, so drift of the machine touches all alike.
-    for (const scenario of chosen.scenarios) {
+    for (const chosenCase of cases) {
       for (let rep = 1; rep <= chosen.reps; rep++) {
         for (const operator of prepared) {
-          const result = await scenarios.runScenario(context, scenario, operator, rep);
+          const result = await scenarios.runScenario(context, chosenCase, operator, rep);
           runs.push(result);
           say(describeRun(result));
           for (const problem of result.problems) say(`  ${problem}`);
+          for (const line of result.log?.firstErrors ?? []) say(`  log: ${line}`);
         }
       }
     }
@@ -116,6 +120,7 @@ async function main(args: readonly string[]): Promise<number> {
   const wallSeconds = Math.round((performance.now() - began) / 1000);
   const failed = runs.filter((run) => !run.ok);
   const summary = reports.summarise(runs);
+  const ratios = reports.ratios(summary);
   const versions: Record<string, unknown> = { kubeApiserver: apiserverVersion, commit };
   for (const operator of prepared) versions[operator.name] = operator.versions;
   const results = {
@@ -139,20 +144,21 @@ async function main(args: readonly string[]): Promise<number> {
       ]),
     ),
     summary,
+    ratios,
     runs,
     watchDecoding,
   };
   const base = `${RESULTS}${chosen.quick ? "quick-" : ""}${date}`;
   await Deno.mkdir(RESULTS, { recursive: true });
   await Deno.writeTextFile(`${base}.json`, JSON.stringify(results, null, 2) + "\n");
-  const markdown = renderMarkdown(results, summary, chosen, failed);
+  const markdown = renderMarkdown(results, summary, cases, chosen, failed);
   await Deno.writeTextFile(`${base}.md`, markdown);
-  console.log(reports.table(summary, chosen.scenarios, chosen.sizes));
+  console.log(reports.table(summary, cases, chosen.sizes));
   say(`wrote ${base}.json and ${base}.md in ${wallSeconds} s`);
   if (failed.length > 0) {
     say(`FAILED: ${failed.length} of ${runs.length} runs had a wrong end state or timed out:`);
     for (const run of failed) {
-      say(`  ${run.scenario} ${run.operator} #${run.rep}: ${run.problems.join("; ")}`);
+      say(`  ${run.key} ${run.operator} #${run.rep}: ${run.problems.join("; ")}`);
     }
     say(`operator logs kept in ${logDir}`);
     return 1;
@@ -161,7 +167,7 @@ async function main(args: readonly string[]): Promise<number> {
   return 0;
 }
 
-function describeRun(run: scenarios.RunResult): string {
+function describeRun(run: runsModule.RunResult): string {
   const f = run.figures;
   const parts = [
     `${run.objects} objects`,
@@ -172,11 +178,28 @@ function describeRun(run: scenarios.RunResult): string {
       ? `${reports.format(f.requestsPerObject)} req/object`
       : undefined,
     f.writesAfterRestart !== undefined ? `${f.writesAfterRestart} writes after restart` : undefined,
+    f.updateVisibleP99Ms !== undefined
+      ? `update visible p99 ${reports.format(f.updateVisibleP99Ms)} ms`
+      : undefined,
+    f.updatesMissed !== undefined ? `${f.updatesMissed} of ${f.updates} updates missed` : undefined,
+    f.cpuMsPerUpdate !== undefined
+      ? `${reports.format(f.cpuMsPerUpdate)} ms CPU/update`
+      : undefined,
+    f.churnPeakRssMiB !== undefined
+      ? `window peak ${reports.format(f.churnPeakRssMiB)} MiB`
+      : undefined,
+    f.cpuMsPerObject !== undefined
+      ? `${reports.format(f.cpuMsPerObject)} ms CPU/object`
+      : undefined,
+    f.idleRssKiBPerObject !== undefined
+      ? `idle ${reports.format(f.idleRssKiBPerObject)} KiB/object`
+      : undefined,
     f.peakRssMiB !== undefined ? `peak ${reports.format(f.peakRssMiB)} MiB` : undefined,
     f.idleRssMiB !== undefined ? `idle ${reports.format(f.idleRssMiB)} MiB` : undefined,
     f.cpuSeconds !== undefined ? `CPU ${reports.format(f.cpuSeconds)} s` : undefined,
+    run.log?.errorLines ? `${run.log.errorLines} error lines in the log` : undefined,
   ].filter(Boolean);
-  return `${run.scenario} ${run.operator} #${run.rep}: ${parts.join(", ")}; ${run.wallSeconds} s ${
+  return `${run.key} ${run.operator} #${run.rep}: ${parts.join(", ")}; ${run.wallSeconds} s ${
     run.ok ? "[ok]" : "[FAILED]"
   }`;
 }
@@ -193,8 +216,9 @@ function renderMarkdown(
     watchDecoding: Record<string, unknown>;
   },
   summary: reports.Summary,
+  cases: readonly options.Case[],
   chosen: options.Options,
-  failed: readonly scenarios.RunResult[],
+  failed: readonly runsModule.RunResult[],
 ): string {
   const m = results.machine;
   const decoding = results.watchDecoding as {
@@ -218,20 +242,24 @@ function renderMarkdown(
     ),
     failed.length > 0
       ? `**${failed.length} run(s) FAILED** (wrong end state or timeout): ${
-        failed.map((run) => `${run.scenario}/${run.operator}#${run.rep}`).join(", ")
+        failed.map((run) => `${run.key}/${run.operator}#${run.rep}`).join(", ")
       }\n`
       : "Every run ended in the expected state (checked after each run).\n",
     "## Medians",
     "",
-    reports.table(summary, chosen.scenarios, chosen.sizes),
+    reports.table(summary, cases, chosen.sizes),
+    "",
+    "## Peak RSS of every scenario (medians, MiB)",
+    "",
+    reports.peakRssTable(summary, cases, chosen.sizes),
     "",
     "## Minima (for ↑ figures the worst repetition, for ↓ figures the best)",
     "",
-    reports.table(summary, chosen.scenarios, chosen.sizes, "min"),
+    reports.table(summary, cases, chosen.sizes, "min"),
     "",
     "## API requests per object by verb and resource (medians, from the audit log)",
     "",
-    reports.requestsTable(summary, chosen.scenarios),
+    reports.requestsTable(summary, cases),
     "",
     `## Watch decoding (in-process, ${decoding.events} events of ~${decoding.averageEventBytes} B)`,
     "",

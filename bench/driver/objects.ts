@@ -1,6 +1,7 @@
-// The driver's side of the load: namespaces, creating and deleting BenchObjects (at once with
-// bounded concurrency, or at a steady rate), a watch that notes when each object's status
-// becomes visible and when it is gone, the end-state check, and the clean-up. Called by the
+// The driver's side of the load: namespaces, creating, updating and deleting BenchObjects (at
+// once with bounded concurrency, or at a steady rate), a watch that notes when each object's
+// status becomes visible, when each update's value shows in the status, and when the object is
+// gone, the end-state check, and the clean-up. Called by the
 // scenarios; it uses the framework's own client (lib/k8s) with the driver's User-Agent.
 
 import * as api from "../../lib/k8s/api.ts";
@@ -30,6 +31,8 @@ interface BenchStatus {
   h1?: string;
   h2?: string;
   h3?: string;
+  /** The `spec.value` the update handler saw (variant `update`). */
+  observed?: number;
 }
 type BenchObject = api.KubernetesObject & { status?: BenchStatus };
 
@@ -45,6 +48,19 @@ export interface Timeline {
   deleteRequestedAt?: number;
   /** When the driver's watch saw the object deleted. */
   goneAt?: number;
+}
+
+/** One update of `spec.value`; times are epoch ms of the driver's clock. */
+export interface Update {
+  readonly name: string;
+  /** Unique within the run, so the status tells which update it answers. */
+  readonly value: number;
+  /** Just before the patch request was sent. */
+  requestedAt?: number;
+  /** When the patch's response arrived: the update is stored by then. */
+  respondedAt?: number;
+  /** When the driver's watch first saw `status.observed == value`. */
+  visibleAt?: number;
 }
 
 /** Whether an object's status is what the variant's handlers write once done. */
@@ -67,6 +83,8 @@ export class Tracker implements AsyncDisposable {
   readonly timelines = new Map<string, Timeline>();
   readonly #stop = new AbortController();
   readonly #waiters = new Set<() => void>();
+  /** Updates sent and not yet seen in a status: name → value → update. */
+  readonly #pendingUpdates = new Map<string, Map<number, Update>>();
   readonly #synced: Promise<void>;
   readonly #done: Promise<void>;
   #failure: unknown;
@@ -134,6 +152,15 @@ export class Tracker implements AsyncDisposable {
     );
   }
 
+  /** Waits until the status of every one of `updates` carried its value. */
+  updated(updates: readonly Update[], timeoutMs: number): Promise<void> {
+    let i = 0;
+    return this.until(`${updates.length} updates to be handled`, timeoutMs, () => {
+      while (i < updates.length && updates[i]!.visibleAt !== undefined) i++;
+      return i === updates.length;
+    });
+  }
+
   /** Waits until every one of `names` is gone. */
   gone(names: readonly string[], timeoutMs: number): Promise<void> {
     return this.until(
@@ -164,6 +191,8 @@ export class Tracker implements AsyncDisposable {
         if (event.type === "ERROR" || event.type === "SYNCED") continue;
         const name = event.object.metadata?.name ?? "";
         const timeline = this.of(name);
+        const observed = event.object.status?.observed;
+        if (typeof observed === "number") this.#sawObserved(name, observed, now);
         if (event.type === "DELETED") {
           timeline.goneAt ??= now;
         } else if (
@@ -177,6 +206,21 @@ export class Tracker implements AsyncDisposable {
       }
       this.#wake();
     }
+  }
+
+  /** Notes an update before its request, so its status is recognised whenever it comes. */
+  expect(update: Update): void {
+    let pending = this.#pendingUpdates.get(update.name);
+    if (!pending) this.#pendingUpdates.set(update.name, pending = new Map());
+    pending.set(update.value, update);
+  }
+
+  #sawObserved(name: string, value: number, now: number): void {
+    const pending = this.#pendingUpdates.get(name);
+    const update = pending?.get(value);
+    if (!update) return;
+    update.visibleAt = now;
+    pending!.delete(value);
   }
 
   #wake(): void {
@@ -211,19 +255,47 @@ export async function createAtOnce(tracker: Tracker, names: readonly string[]): 
 }
 
 /** Creates the objects at a steady rate, open loop: a slow response does not delay the next. */
-export async function createAtRate(
+export function createAtRate(
   tracker: Tracker,
   names: readonly string[],
   perSecond: number,
 ): Promise<void> {
+  return atRate(names, perSecond, (name) => createOne(tracker, name));
+}
+
+/**
+ * Sends the updates (a merge patch of `spec.value`) at a steady rate, open loop, noting the time
+ * before each request and of its response.
+ */
+export function updateAtRate(
+  tracker: Tracker,
+  updates: readonly Update[],
+  perSecond: number,
+): Promise<void> {
+  return atRate(updates, perSecond, async (update) => {
+    tracker.expect(update);
+    update.requestedAt = Date.now();
+    await api.patchObject(tracker.transport, plane.BENCH_OBJECTS, update.name, {
+      spec: { value: update.value },
+    }, { namespace: tracker.namespace });
+    update.respondedAt = Date.now();
+  });
+}
+
+/** Starts `work` for each item at `perSecond`, not waiting for the previous ones to end. */
+async function atRate<T>(
+  items: readonly T[],
+  perSecond: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
   const began = Date.now();
   const pending: Promise<void>[] = [];
-  for (const [i, name] of names.entries()) {
+  for (const [i, item] of items.entries()) {
     const due = began + (i * 1000) / perSecond;
     const wait = due - Date.now();
     // Pacing the load, not synchronising with anything: the schedule is the experiment.
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    pending.push(createOne(tracker, name));
+    pending.push(work(item));
   }
   await Promise.all(pending);
 }
@@ -248,14 +320,15 @@ async function pool<T>(items: readonly T[], work: (item: T) => Promise<void>): P
 
 /**
  * Lists the namespace and compares it with what must be there: exactly `expected`, each handled
- * (with `expected` empty: nothing at all). Returns the mismatches, one line each (at most 10,
- * then a count).
+ * (with `expected` empty: nothing at all), and `status.observed` equal to the last value sent to
+ * each object in `observed`. Returns the mismatches, one line each (at most 10, then a count).
  */
 export async function checkEndState(
   transport: transports.Transport,
   namespace: string,
   variant: operators.Variant,
   expected: readonly string[],
+  observed: ReadonlyMap<string, number> = new Map(),
 ): Promise<string[]> {
   const { items } = await api.listObjects<BenchObject>(transport, plane.BENCH_OBJECTS, {
     namespace,
@@ -269,8 +342,12 @@ export async function checkEndState(
     seen.add(name);
     if (!wanted.has(name)) {
       problems.push(`${name}: exists but should not`);
-    } else if (!isHandled(variant, name, object.status)) {
-      problems.push(`${name}: status is ${JSON.stringify(object.status ?? null)}`);
+    } else if (
+      !isHandled(variant, name, object.status) ||
+      (observed.has(name) && object.status?.observed !== observed.get(name))
+    ) {
+      const value = observed.has(name) ? ` (spec.value ${observed.get(name)})` : "";
+      problems.push(`${name}: status is ${JSON.stringify(object.status ?? null)}${value}`);
     }
   }
   for (const name of expected) if (!seen.has(name)) problems.push(`${name}: missing`);

@@ -1,5 +1,5 @@
-// The three benchmarked operators: how each is prepared (Python Kopf into a cached venv, the Go
-// operator by its build.sh), started (one process, output to a log file) and stopped (SIGTERM,
+// The three benchmarked operators: how each is prepared (Python Kopf by tools/kopf/venv.sh, the
+// Go operator by its build.sh), started (one process, output to a log file) and stopped (SIGTERM,
 // then SIGKILL), and which User-Agent its requests carry. Called by bench/run.ts and the
 // scenarios; it knows nothing of what is measured.
 
@@ -10,7 +10,7 @@ const KOPF_VERSION = "1.45.2";
 const STOP_TIMEOUT_MS = 10_000;
 
 /** The behaviour variants of bench/operators/BEHAVIOUR.md. */
-export type Variant = "create" | "delete" | "three";
+export type Variant = "create" | "delete" | "three" | "update";
 
 /** A prepared operator: how to start it and how to recognise its requests. */
 export interface Operator {
@@ -83,24 +83,22 @@ async function ourVersion(): Promise<string> {
   return config.version ?? "unknown";
 }
 
-/** `${XDG_CACHE_HOME:-~/.cache}/kopf-deno/bench`: outside the repository. */
-export function cacheDir(): string {
-  const xdg = Deno.env.get("XDG_CACHE_HOME") || `${Deno.env.get("HOME") ?? "/tmp"}/.cache`;
-  return `${xdg}/kopf-deno/bench`;
-}
-
 async function prepareKopf(log: (line: string) => void): Promise<Operator | string> {
-  const venv = `${cacheDir()}/kopf-venv-${KOPF_VERSION}`;
-  const python = `${venv}/bin/python`;
-  if (!await exists(`${venv}/bin/kopf`)) {
-    log(`kopf: installing Kopf ${KOPF_VERSION} into ${venv}`);
-    try {
-      await run("python3", ["-m", "venv", venv]);
-      await run(python, ["-m", "pip", "install", "--quiet", `kopf==${KOPF_VERSION}`]);
-    } catch (error) {
-      return `Kopf ${KOPF_VERSION} cannot be installed into ${venv}: ${messageOf(error)}`;
-    }
+  // The one venv of Python Kopf that the interoperability tests share: made once, with a lock.
+  log(`kopf: Kopf ${KOPF_VERSION} from tools/kopf/venv.sh`);
+  let kopf: string;
+  try {
+    const output = await run("bash", [`${REPO}tools/kopf/venv.sh`], {
+      KOPF_PEER_VERSION: KOPF_VERSION,
+    });
+    kopf = output.trim().split("\n").pop()?.trim() ?? "";
+  } catch (error) {
+    return `Kopf ${KOPF_VERSION} cannot be installed by tools/kopf/venv.sh: ${messageOf(error)}`;
   }
+  if (!kopf || !await exists(kopf)) {
+    return `tools/kopf/venv.sh printed no kopf executable (got "${kopf}"): skipped`;
+  }
+  const python = `${kopf.slice(0, kopf.lastIndexOf("/"))}/python`;
   const versions = JSON.parse(
     await run(python, [
       "-c",
@@ -113,7 +111,7 @@ async function prepareKopf(log: (line: string) => void): Promise<Operator | stri
     userAgentPrefix: `kopf/`,
     versions,
     command: (namespace) => ({
-      cmd: `${venv}/bin/kopf`,
+      cmd: kopf,
       args: [
         "run",
         "--standalone",
@@ -225,8 +223,12 @@ export function start(
 }
 
 /** Runs a command to completion; its stdout, or an error with the end of its stderr. */
-export async function run(cmd: string, args: string[]): Promise<string> {
-  const output = await new Deno.Command(cmd, { args, cwd: REPO, stdin: "null" }).output();
+export async function run(
+  cmd: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<string> {
+  const output = await new Deno.Command(cmd, { args, cwd: REPO, env, stdin: "null" }).output();
   const stdout = new TextDecoder().decode(output.stdout);
   if (!output.success) {
     const stderr = new TextDecoder().decode(output.stderr).trim().split("\n").slice(-5).join(" | ");

@@ -1,5 +1,7 @@
-// The command line of `deno task bench` and the sizes of every scenario, full and quick. Called
-// by bench/run.ts before anything starts; a bad flag is a `UsageError` (one line, exit 2).
+// The command line of `deno task bench`, the sizes of every scenario (full, quick, and single
+// sizes overridden with --size), and the cases the run loop goes through (a scenario, or one
+// size of `scaling`). Called by bench/run.ts before anything starts; a bad flag is a
+// `UsageError` (one line, exit 2).
 
 import { parseArgs } from "node:util";
 
@@ -9,7 +11,16 @@ export const OPERATORS = ["deno", "kopf", "go"] as const;
 export type OperatorName = typeof OPERATORS[number];
 
 /** The scenarios, in the order they run and appear in the table. */
-export const SCENARIOS = ["burst", "steady", "idle", "deletion", "restart", "three"] as const;
+export const SCENARIOS = [
+  "burst",
+  "steady",
+  "idle",
+  "deletion",
+  "restart",
+  "three",
+  "churn",
+  "scaling",
+] as const;
 /** One of {@link SCENARIOS}. */
 export type ScenarioName = typeof SCENARIOS[number];
 
@@ -29,11 +40,24 @@ export interface Sizes {
   readonly idleSampleSeconds: number;
   /** How long `restart` watches for writes after the restarted operator handled its probe. */
   readonly restartQuietSeconds: number;
+  /** Objects held in `churn` (created and handled before the measured window). */
+  readonly churnObjects: number;
+  /** The share of them updated per second in `churn`, in percent (1: 100/s of 10,000). */
+  readonly churnPercentPerSecond: number;
+  /** How long `churn` updates: the measured window. */
+  readonly churnSeconds: number;
+  /** How long `churn` leaves the operator alone between the last handled create and the window. */
+  readonly churnSettleSeconds: number;
+  /** The sizes of `scaling`, each a case of its own (a burst of that many, then idle). */
+  readonly scalingObjects: readonly number[];
   /** Events of the in-process watch-decoding benchmark. */
   readonly watchDecodingEvents: number;
 }
 
-/** The sizes of the issue: 1,000 at once, 50/s for 60 s, 10,000 idle. */
+/**
+ * The sizes of the issues: 1,000 at once, 50/s for 60 s, 10,000 idle (issue 7); 1% of 10,000
+ * updated per second for 5 minutes, and 1,000 / 10,000 / 30,000 objects to scale (issue 14).
+ */
 export const FULL: Sizes = {
   burstObjects: 1000,
   steadyRatePerSecond: 50,
@@ -42,6 +66,11 @@ export const FULL: Sizes = {
   idleSettleSeconds: 10,
   idleSampleSeconds: 2,
   restartQuietSeconds: 3,
+  churnObjects: 10_000,
+  churnPercentPerSecond: 1,
+  churnSeconds: 300,
+  churnSettleSeconds: 5,
+  scalingObjects: [1000, 10_000, 30_000],
   watchDecodingEvents: 20_000,
 };
 
@@ -54,8 +83,31 @@ export const QUICK: Sizes = {
   idleSettleSeconds: 2,
   idleSampleSeconds: 1,
   restartQuietSeconds: 1,
+  churnObjects: 500,
+  churnPercentPerSecond: 1,
+  churnSeconds: 30,
+  churnSettleSeconds: 2,
+  scalingObjects: [200, 1000],
   watchDecodingEvents: 5_000,
 };
+
+/** One entry of the run loop: a scenario, or one size of `scaling`. */
+export interface Case {
+  /** The key of its figures in the summary: the scenario's name, or `scaling-<N>`. */
+  readonly key: string;
+  readonly scenario: ScenarioName;
+  /** The objects of a `scaling` case. */
+  readonly objects?: number;
+}
+
+/** The cases of the chosen scenarios, in order: `scaling` becomes one case per size. */
+export function casesOf(scenarios: readonly ScenarioName[], sizes: Sizes): Case[] {
+  return scenarios.flatMap((scenario): Case[] =>
+    scenario === "scaling"
+      ? sizes.scalingObjects.map((objects) => ({ key: `scaling-${objects}`, scenario, objects }))
+      : [{ key: scenario, scenario }]
+  );
+}
 
 /** What the command line asked for. */
 export interface Options {
@@ -77,6 +129,7 @@ export class UsageError extends Error {
 /** The text of `--help`. */
 export const USAGE =
   `Usage: deno task bench [--quick] [--operators deno,kopf,go] [--scenarios LIST] [--reps N]
+                       [--size KEY=VALUE]…
 
 Runs each scenario against each operator on one private control plane and writes
 bench/results/<date>.{json,md} (--quick: bench/results/quick-<date>.{json,md}).
@@ -85,6 +138,8 @@ bench/results/<date>.{json,md} (--quick: bench/results/quick-<date>.{json,md}).
   --operators LIST   Comma-separated: ${OPERATORS.join(",")} (default: all)
   --scenarios LIST   Comma-separated: ${SCENARIOS.join(",")} (default: all)
   --reps N           Repetitions of each scenario × operator (default: 3; --quick: 1)
+  --size KEY=VALUE   Overrides one size (of the full run, or of --quick), e.g.
+                     churnSeconds=60 or scalingObjects=1000,10000; repeatable
   --no-audit         Run kube-apiserver without an audit log (no request counts; to measure
                      what the audit log costs)
   -h, --help         Show this help`;
@@ -102,6 +157,7 @@ export function parseOptions(args: readonly string[]): Options {
         operators: { type: "string" },
         scenarios: { type: "string" },
         reps: { type: "string" },
+        size: { type: "string", multiple: true },
         "no-audit": { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -121,9 +177,36 @@ export function parseOptions(args: readonly string[]): Options {
     scenarios: listOf(values.scenarios, SCENARIOS, "--scenarios"),
     reps,
     audit: !values["no-audit"],
-    sizes: quick ? QUICK : FULL,
+    sizes: withSizes(quick ? QUICK : FULL, values.size ?? []),
     help: values.help ?? false,
   };
+}
+
+/** The sizes with `--size KEY=VALUE` overrides applied: whole numbers ≥ 1, lists for lists. */
+function withSizes(base: Sizes, overrides: readonly string[]): Sizes {
+  const sizes: Record<string, number | readonly number[]> = { ...base };
+  for (const override of overrides) {
+    const [key = "", text = ""] = override.split("=", 2);
+    const current = sizes[key];
+    const numbers = text.split(",").map(Number);
+    const valid = text !== "" && numbers.every((n) => Number.isInteger(n) && n >= 1);
+    if (current === undefined) {
+      throw new UsageError(
+        `Invalid --size "${override}": expected KEY=VALUE with KEY one of ${
+          Object.keys(base).join(", ")
+        }`,
+      );
+    }
+    if (!valid || (!Array.isArray(current) && numbers.length !== 1)) {
+      throw new UsageError(
+        `Invalid --size "${override}": expected ${
+          Array.isArray(current) ? "a comma-separated list of whole numbers" : "a whole number"
+        } of at least 1`,
+      );
+    }
+    sizes[key] = Array.isArray(current) ? numbers : numbers[0]!;
+  }
+  return sizes as unknown as Sizes;
 }
 
 function listOf<T extends string>(

@@ -35,9 +35,17 @@ export class Sampler implements Disposable {
 
   /** The mean RSS of the samples taken since `since` (epoch ms). */
   meanRssSince(since: number): number | undefined {
-    const recent = this.samples.filter((sample) => sample.at >= since);
-    if (recent.length === 0) return undefined;
-    return recent.reduce((sum, sample) => sum + sample.rssBytes, 0) / recent.length;
+    return this.rssWithin(since, Infinity)?.meanBytes;
+  }
+
+  /** The peak and mean RSS of the samples taken from `from` to `to` (epoch ms, inclusive). */
+  rssWithin(from: number, to: number): { peakBytes: number; meanBytes: number } | undefined {
+    const within = this.samples.filter((sample) => sample.at >= from && sample.at <= to);
+    if (within.length === 0) return undefined;
+    return {
+      peakBytes: Math.max(...within.map((sample) => sample.rssBytes)),
+      meanBytes: within.reduce((sum, sample) => sum + sample.rssBytes, 0) / within.length,
+    };
   }
 
   stop(): void {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"reflect"
 	"strconv"
 	"time"
 
@@ -81,8 +82,13 @@ func (r *reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		// obj now holds the server's answer, resourceVersion included.
 	}
 
-	if _, found, _ := unstructured.NestedFieldNoCopy(obj.Object, "status", "message"); found {
-		return ctrl.Result{}, nil // handled already: no writes
+	_, handled, _ := unstructured.NestedFieldNoCopy(obj.Object, "status", "message")
+	// Variant update: status.observed follows spec.value (both int64 from the same decoder).
+	value, hasValue, _ := unstructured.NestedFieldNoCopy(obj.Object, "spec", "value")
+	observed, _, _ := unstructured.NestedFieldNoCopy(obj.Object, "status", "observed")
+	outdated := r.variant == "update" && hasValue && !reflect.DeepEqual(value, observed)
+	if handled && !outdated {
+		return ctrl.Result{}, nil // handled already and up to date: no writes
 	}
 	startedAt := time.Now().UnixMilli()
 	base := obj.DeepCopy()
@@ -90,10 +96,15 @@ func (r *reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if status == nil {
 		status = map[string]any{}
 	}
-	status["message"] = "handled " + obj.GetName()
-	status["startedAt"] = startedAt
-	if r.variant == "three" {
-		status["h1"], status["h2"], status["h3"] = "done", "done", "done"
+	if !handled {
+		status["message"] = "handled " + obj.GetName()
+		status["startedAt"] = startedAt
+		if r.variant == "three" {
+			status["h1"], status["h2"], status["h3"] = "done", "done", "done"
+		}
+	}
+	if outdated {
+		status["observed"] = value
 	}
 	obj.Object["status"] = status
 	_, err := r.patch(ctx, obj, base, true) // one merge patch of the status subresource
@@ -121,9 +132,9 @@ func fail(format string, args ...any) {
 func main() {
 	variant := os.Getenv("BENCH_VARIANT")
 	switch variant {
-	case "create", "delete", "three":
+	case "create", "delete", "three", "update":
 	default:
-		fail("BENCH_VARIANT must be create, delete or three, got %q", variant)
+		fail("BENCH_VARIANT must be create, delete, three or update, got %q", variant)
 	}
 	namespace := os.Getenv("BENCH_NAMESPACE")
 	if namespace == "" {

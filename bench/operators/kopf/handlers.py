@@ -1,6 +1,7 @@
 # The benchmarked Python Kopf 1.45.2 operator: the behaviour of bench/operators/BEHAVIOUR.md for
 # benchobjects.v1.bench.kopf.dev, at Kopf's defaults (posting of events included). The variant
-# comes from BENCH_VARIANT (create, delete, three); the namespace is the `-n` of the command line.
+# comes from BENCH_VARIANT (create, delete, three, update); the namespace is the `-n` of the
+# command line.
 #
 # Run: kopf run --standalone -n <namespace> bench/operators/kopf/handlers.py
 
@@ -10,19 +11,21 @@ import time
 import kopf
 
 RESOURCE = ("bench.kopf.dev", "v1", "benchobjects")
-VARIANTS = ("create", "delete", "three")
+VARIANTS = ("create", "delete", "three", "update")
 
 variant = os.environ.get("BENCH_VARIANT", "create")
 if variant not in VARIANTS:
     raise RuntimeError(f"Unknown BENCH_VARIANT {variant!r}: expected one of {', '.join(VARIANTS)}")
 
-if variant in ("create", "delete"):
+if variant in ("create", "delete", "update"):
 
     @kopf.on.create(*RESOURCE)
-    async def create_fn(name, patch, **_):
+    async def create_fn(name, spec, patch, **_):
         started_at = int(time.time() * 1000)
         patch.status["message"] = f"handled {name}"
         patch.status["startedAt"] = started_at
+        if variant == "update" and "value" in spec:
+            patch.status["observed"] = spec["value"]
 
 if variant == "delete":
 
@@ -30,6 +33,14 @@ if variant == "delete":
     @kopf.on.delete(*RESOURCE)
     async def delete_fn(**_):
         pass
+
+if variant == "update":
+
+    # Runs for every change of the spec after the create handler ran (the status is not watched).
+    @kopf.on.update(*RESOURCE)
+    async def update_fn(spec, patch, **_):
+        if "value" in spec:
+            patch.status["observed"] = spec["value"]
 
 if variant == "three":
 
