@@ -77,12 +77,14 @@ async function settled(
       return last !== undefined && last.result.requests.length === 0 && !last.result.postponed &&
         last.result.delay === undefined;
     }, `${name} to settle`);
+    // Counted before the read: a newer event processed while the read is on its way must not
+    // be waited for again (that waited for an event that never came, seen once in 8 runs).
+    const count = op.processed.length;
     const current = await api.getObject(world.transport, world.resource, name, {
       namespace: world.namespace,
     });
     const seen = lastFor(op, name)!.event.object.metadata?.resourceVersion;
     if (seen === current.metadata?.resourceVersion) return current;
-    const count = op.processed.length;
     await op.until(() => op.processed.length > count, `a newer event of ${name}`);
   }
 }
