@@ -11,6 +11,8 @@ import * as kubeconfig from "../lib/k8s/kubeconfig.ts";
 import * as transports from "../lib/k8s/transport.ts";
 import * as cluster from "../tools/control-plane/cluster.ts";
 import * as crds from "../tests/_fixtures/crds.ts";
+import * as objects from "./driver/objects.ts";
+import * as benchPlane from "./driver/plane.ts";
 import * as sampling from "./driver/sampling.ts";
 
 const { values } = parseArgs({
@@ -21,20 +23,8 @@ const OBJECTS = Number(values.objects);
 const REPS = Number(values.reps);
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 const HANDLERS = new URL("./operators/deno/handlers.ts", import.meta.url).pathname;
-const RESOURCE = {
-  group: "bench.kopf.dev",
-  version: "v1",
-  plural: "benchobjects",
-  kind: "BenchObject",
-  namespaced: true,
-};
-const NAMESPACES = {
-  group: "",
-  version: "v1",
-  plural: "namespaces",
-  kind: "Namespace",
-  namespaced: false,
-};
+const RESOURCE = benchPlane.BENCH_OBJECTS;
+const NAMESPACES = objects.NAMESPACES;
 
 type Variant = "plain" | "metrics" | "tracing" | "tracing-protobuf" | "tracing-sampled";
 const VARIANTS: Variant[] = ["plain", "metrics", "tracing", "tracing-protobuf", "tracing-sampled"];

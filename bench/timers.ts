@@ -12,6 +12,8 @@ import * as kubeconfig from "../lib/k8s/kubeconfig.ts";
 import * as transports from "../lib/k8s/transport.ts";
 import * as cluster from "../tools/control-plane/cluster.ts";
 import * as crds from "../tests/_fixtures/crds.ts";
+import * as objects from "./driver/objects.ts";
+import * as benchPlane from "./driver/plane.ts";
 import * as sampling from "./driver/sampling.ts";
 import * as stats from "./driver/stats.ts";
 
@@ -33,20 +35,8 @@ const SIZES = values.quick
   }];
 const REPO = new URL("../", import.meta.url).pathname;
 const FIRST_TICKS_TIMEOUT_MS = 900_000;
-const RESOURCE = {
-  group: "bench.kopf.dev",
-  version: "v1",
-  plural: "benchobjects",
-  kind: "BenchObject",
-  namespaced: true,
-};
-const NAMESPACES = {
-  group: "",
-  version: "v1",
-  plural: "namespaces",
-  kind: "Namespace",
-  namespaced: false,
-};
+const RESOURCE = benchPlane.BENCH_OBJECTS;
+const NAMESPACES = objects.NAMESPACES;
 type OperatorName = "deno" | "kopf";
 const OPERATORS: OperatorName[] = ["deno", "kopf"];
 

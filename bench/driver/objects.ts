@@ -17,7 +17,8 @@ const CONCURRENCY = 64;
 const NAMESPACE_GONE_TIMEOUT_MS = 300_000;
 const POLL_MS = 200;
 
-const NAMESPACES: references.Resource = {
+/** Namespaces (core v1): each run's own, made and removed by the drivers. */
+export const NAMESPACES: references.Resource = {
   group: "",
   version: "v1",
   plural: "namespaces",
