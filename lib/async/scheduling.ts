@@ -17,7 +17,8 @@ export interface Scheduled {
 /** A call in the heap: a class, as a timer tick makes one (a literal made two closures more). */
 class Entry implements Scheduled {
   constructor(
-    readonly scheduler: Scheduler,
+    /** The scheduler's one remover, shared by its entries. */
+    readonly remove: (entry: Entry) => void,
     readonly at: number,
     readonly seq: number,
     readonly callback: () => void,
@@ -29,7 +30,7 @@ class Entry implements Scheduled {
   }
 
   cancel(): void {
-    this.scheduler.cancel(this);
+    this.remove(this);
   }
 }
 
@@ -65,6 +66,7 @@ export class Scheduler {
   #sleep: AbortController | undefined;
   #sleepUntil = Infinity;
   #closed = false;
+  readonly #remover = (entry: Entry) => this.#remove(entry);
 
   constructor(options: { clock: clocks.Clock; onError?: (error: unknown) => void }) {
     this.#clock = options.clock;
@@ -87,7 +89,7 @@ export class Scheduler {
   /** Calls `callback` at `atMs` (clock milliseconds; at once, on the next wake-up, if past). */
   schedule(atMs: number, callback: () => void): Scheduled {
     const heap = this.#heap;
-    const entry = new Entry(this, atMs, this.#seq++, callback, heap.length);
+    const entry = new Entry(this.#remover, atMs, this.#seq++, callback, heap.length);
     if (this.#closed) {
       entry.index = -1;
       return entry;
@@ -109,11 +111,6 @@ export class Scheduler {
     for (const entry of this.#heap) entry.index = -1;
     this.#heap.length = 0;
     this.#disarm();
-  }
-
-  /** Drops a call of this scheduler if it still waits (what `Scheduled.cancel()` does). */
-  cancel(scheduled: Scheduled): void {
-    if (scheduled instanceof Entry && scheduled.scheduler === this) this.#remove(scheduled);
   }
 
   #remove(entry: Entry): void {
