@@ -1,6 +1,7 @@
 // One scheduler for many timers: a binary heap of due times with a single sleeping clock timer,
 // so 10,000 timers cost one sleep, not 10,000. The timers engine (engines/daemons.ts) schedules
-// each timer's next tick here. Knows nothing of Kubernetes; never runs a callback early.
+// each timer's next tick here. Knows nothing of Kubernetes; never runs a callback early, and
+// wakes on a coarse grid so that timers due close together share one wake-up of the process.
 
 import type * as clocks from "./clock.ts";
 
@@ -43,6 +44,12 @@ const RESCHEDULED = new DOMException("The scheduler's sleep was rescheduled", "A
  * Callbacks run synchronously in the scheduler's wake-up; what throws is reported to `onError`
  * and does not stop the others.
  *
+ * With `coalescingMs` above 0, the sleep ends on the next multiple of it (in clock milliseconds)
+ * at or after the earliest due time, and every entry due by then runs in that one wake-up: a
+ * call is late by less than `coalescingMs`, never early. Timers spread evenly over a second then
+ * cost a few wake-ups of the process instead of one each (each wake-up of the event loop costs
+ * about as much CPU as a timer's whole tick).
+ *
  * @example Two calls on fake time
  * ```ts
  * import { FakeClock } from "./clock.ts";
@@ -61,6 +68,7 @@ const RESCHEDULED = new DOMException("The scheduler's sleep was rescheduled", "A
 export class Scheduler {
   readonly #clock: clocks.Clock;
   readonly #onError: (error: unknown) => void;
+  readonly #coalescingMs: number;
   readonly #heap: Entry[] = [];
   #seq = 0;
   #sleep: AbortController | undefined;
@@ -68,8 +76,22 @@ export class Scheduler {
   #closed = false;
   readonly #remover = (entry: Entry) => this.#remove(entry);
 
-  constructor(options: { clock: clocks.Clock; onError?: (error: unknown) => void }) {
+  constructor(
+    options: {
+      clock: clocks.Clock;
+      onError?: (error: unknown) => void;
+      /** The wake-up grid in milliseconds (0: wake at each due time exactly). */
+      coalescingMs?: number;
+    },
+  ) {
     this.#clock = options.clock;
+    const coalescingMs = options.coalescingMs ?? 0;
+    if (!(coalescingMs >= 0 && Number.isFinite(coalescingMs))) {
+      throw new RangeError(
+        `settings.background.coalescingMs must be a finite number ≥ 0 (0 disables it), not ${coalescingMs}`,
+      );
+    }
+    this.#coalescingMs = coalescingMs;
     this.#onError = options.onError ?? ((error) =>
       queueMicrotask(() => {
         throw error;
@@ -128,16 +150,18 @@ export class Scheduler {
     // The sleep may now wake early for nothing: it finds nothing due and sleeps again.
   }
 
-  /** Sleeps until the earliest entry, unless already sleeping until then or sooner. */
+  /** Sleeps until the earliest entry's wake-up, unless already sleeping until then or sooner. */
   #arm(): void {
     const first = this.#heap[0];
     if (first === undefined || this.#closed) return;
-    if (this.#sleep !== undefined && this.#sleepUntil <= first.at) return;
+    const grid = this.#coalescingMs;
+    const until = grid > 0 ? Math.ceil(first.at / grid) * grid : first.at;
+    if (this.#sleep !== undefined && this.#sleepUntil <= until) return;
     this.#disarm();
     const sleep = new AbortController();
     this.#sleep = sleep;
-    this.#sleepUntil = first.at;
-    this.#clock.sleep(Math.max(0, first.at - this.#clock.now()), sleep.signal).then(() => {
+    this.#sleepUntil = until;
+    this.#clock.sleep(Math.max(0, until - this.#clock.now()), sleep.signal).then(() => {
       if (this.#sleep !== sleep) return;
       this.#sleep = undefined;
       this.#sleepUntil = Infinity;

@@ -306,7 +306,10 @@ async function serveAll(
 
   const running = new Map<string, Running>();
   // One heap of due times and one clock sleep for every timer of every watcher.
-  const scheduler = new scheduling.Scheduler({ clock });
+  const scheduler = new scheduling.Scheduler({
+    clock,
+    coalescingMs: settings.background.coalescingMs,
+  });
   let resources: references.Resource[] = [];
   let everything: references.Resource[] = [];
   let served: ReadonlySet<string | undefined> = new Set(clusterwide ? [undefined] : []);

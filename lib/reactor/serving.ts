@@ -133,7 +133,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   // Daemons and timers: one engine per watcher, fed by processing, patching on its own.
   const spawning = registry.spawningHandlers(resource).length > 0;
   const ownScheduler = spawning && options.scheduler === undefined
-    ? new scheduling.Scheduler({ clock })
+    ? new scheduling.Scheduler({ clock, coalescingMs: settings.background.coalescingMs })
     : undefined;
   const engine = !spawning ? undefined : new daemons.Daemons({
     resource,

@@ -143,3 +143,53 @@ Deno.test("interleaved scheduling and cancelling keeps the heap in order", async
   await flush();
   deepEqual(fired, expected);
 });
+
+Deno.test("with coalescing, calls due in one slot of the grid share a wake-up, none early", async () => {
+  const clock = new FakeClock(0);
+  const scheduler = new Scheduler({ clock, coalescingMs: 20 });
+  const calls: [number, number][] = [];
+  for (const at of [1001, 1005, 1019, 1020, 1021, 1040]) {
+    scheduler.schedule(at, () => calls.push([at, clock.now()]));
+  }
+  equal(clock.nextWakeAt, 1020, "the sleep ends on the grid at or after the earliest call");
+  clock.advance(1019);
+  await flush();
+  deepEqual(calls, [], "nothing runs before its grid point");
+  clock.advance(1);
+  await flush();
+  deepEqual(calls, [[1001, 1020], [1005, 1020], [1019, 1020], [1020, 1020]]);
+  equal(clock.nextWakeAt, 1040, "1021 waits for the next grid point with 1040");
+  clock.advance(20);
+  await flush();
+  deepEqual(calls.slice(4), [[1021, 1040], [1040, 1040]]);
+  equal(clock.sleepers, 0);
+});
+
+Deno.test("with coalescing, an earlier call in the same slot does not re-arm the sleep", () => {
+  const clock = new FakeClock(0);
+  const scheduler = new Scheduler({ clock, coalescingMs: 20 });
+  scheduler.schedule(1015, () => {});
+  const sleep = clock.nextWakeAt;
+  scheduler.schedule(1003, () => {});
+  equal(clock.nextWakeAt, sleep);
+  equal(clock.sleepers, 1);
+  scheduler.schedule(990, () => {});
+  equal(clock.nextWakeAt, 1000, "an earlier slot re-arms it");
+  equal(clock.sleepers, 1);
+  scheduler.close();
+});
+
+Deno.test("a coalescing grid that is negative or not finite is refused with its value", () => {
+  for (const coalescingMs of [-1, Number.NaN, Infinity]) {
+    let message = "";
+    try {
+      new Scheduler({ clock: new FakeClock(0), coalescingMs });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    equal(
+      message,
+      `settings.background.coalescingMs must be a finite number ≥ 0 (0 disables it), not ${coalescingMs}`,
+    );
+  }
+});
