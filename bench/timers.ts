@@ -236,12 +236,17 @@ const summary = SIZES.map((size) => {
   return { key, ...size, medians, ratios };
 });
 const date = new Date().toISOString().slice(0, 10);
+const commit = new TextDecoder().decode(
+  (await new Deno.Command("git", { args: ["describe", "--always", "--dirty"], cwd: REPO }).output())
+    .stdout,
+).trim() || "unknown";
 const out = `${REPO}bench/results/${values.quick ? "quick-" : ""}timers-${date}`;
 await Deno.writeTextFile(
   `${out}.json`,
   JSON.stringify(
     {
       date,
+      commit,
       reps: REPS,
       loadAverage: Deno.loadavg(),
       ratios: Object.fromEntries(summary.map((s) => [s.key, s.ratios])),
@@ -256,7 +261,7 @@ const fmt = (
   x: number,
 ) => (Number.isFinite(x) ? (Math.abs(x) >= 100 ? x.toFixed(0) : x.toFixed(3)) : "–");
 const md = [
-  `# Timers: ours and Kopf 1.45.2 (${date})`,
+  `# Timers: ours and Kopf 1.45.2 (${date}, ${commit})`,
   "",
   `${REPS} repetition(s), medians; one timer per object writing nothing to the API; the method:`,
   "bench/timers.md. Load average at the end: " +
