@@ -4,7 +4,7 @@
 // ticks, the operator's CPU per tick, its RSS, and the lateness of each tick (the gap between
 // an object's consecutive ticks minus the interval). Medians of the repetitions, ratios ours ÷
 // Kopf under `ratios`. Writes bench/results/timers-<date>.{json,md}; the method: bench/timers.md.
-// Usage: deno task bench:timers [--quick] [--reps N]
+// Usage: deno task bench:timers [--quick] [--reps N] [--objects 1000|10000 (one size only)]
 
 import { parseArgs } from "node:util";
 import * as api from "../lib/k8s/api.ts";
@@ -19,10 +19,14 @@ import * as stats from "./driver/stats.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { quick: { type: "boolean", default: false }, reps: { type: "string", default: "1" } },
+  options: {
+    quick: { type: "boolean", default: false },
+    reps: { type: "string", default: "1" },
+    objects: { type: "string" },
+  },
 });
 const REPS = Number(values.reps);
-const SIZES = values.quick
+const ALL_SIZES = values.quick
   ? [{ objects: 100, interval: 1, windowSeconds: 15 }, {
     objects: 500,
     interval: 10,
@@ -33,6 +37,16 @@ const SIZES = values.quick
     interval: 10,
     windowSeconds: 120,
   }];
+const SIZES = ALL_SIZES.filter((size) =>
+  values.objects === undefined || size.objects === Number(values.objects)
+);
+if (SIZES.length === 0) {
+  throw new Error(
+    `bench:timers --objects ${values.objects}: no such size; use one of ${
+      ALL_SIZES.map((s) => s.objects).join(", ")
+    }`,
+  );
+}
 const REPO = new URL("../", import.meta.url).pathname;
 const FIRST_TICKS_TIMEOUT_MS = 900_000;
 const RESOURCE = benchPlane.BENCH_OBJECTS;
@@ -240,7 +254,9 @@ const commit = new TextDecoder().decode(
   (await new Deno.Command("git", { args: ["describe", "--always", "--dirty"], cwd: REPO }).output())
     .stdout,
 ).trim() || "unknown";
-const out = `${REPO}bench/results/${values.quick ? "quick-" : ""}timers-${date}`;
+const out = `${REPO}bench/results/${values.quick ? "quick-" : ""}timers-${date}${
+  values.objects === undefined ? "" : `-${values.objects}`
+}`;
 await Deno.writeTextFile(
   `${out}.json`,
   JSON.stringify(
