@@ -735,11 +735,28 @@ function errorText(error: unknown): string {
 const usage = () =>
   `Usage:
   cluster.ts up [--dir DIR] [--bin-dir DIR] [--no-controller-manager] [--timeout SECONDS]
-  cluster.ts down [DIR]      (default: the last started, as named in ${currentPointerPath()})
-  cluster.ts status [DIR]`;
+  cluster.ts down [--dir DIR | DIR]      (default: the last started, as named in ${currentPointerPath()})
+  cluster.ts status [--dir DIR | DIR]`;
 
 async function resolveDir(arg: string | undefined): Promise<string | null> {
   return arg || (await readText(currentPointerPath())).trim() || null;
+}
+
+/** `down` and `status` name the plane as `up` does (`--dir DIR`), or as a bare DIR. */
+function dirArgument(args: string[]): string | undefined {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: { dir: { type: "string" } }, allowPositionals: true });
+  } catch {
+    throw new ControlPlaneError(`cannot read "${args.join(" ")}": give --dir DIR or DIR`);
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length > 1 || (values.dir && positionals.length)) {
+    throw new ControlPlaneError(
+      `one directory at most, as --dir DIR or DIR: got ${args.join(" ")}`,
+    );
+  }
+  return values.dir ?? positionals[0];
 }
 
 async function up(args: string[]): Promise<void> {
@@ -777,7 +794,7 @@ async function up(args: string[]): Promise<void> {
 }
 
 async function down(args: string[]): Promise<void> {
-  const dir = await resolveDir(args[0]);
+  const dir = await resolveDir(dirArgument(args));
   if (!dir || !await exists(dir)) {
     console.error(`control-plane: nothing to stop ${dir ? `in "${dir}"` : "(none is current)"}`);
     return;
@@ -788,7 +805,7 @@ async function down(args: string[]): Promise<void> {
 
 /** Prints state.json plus liveness and `/readyz`; exits 0 only when ready. */
 async function status(args: string[]): Promise<number> {
-  const dir = await resolveDir(args[0]);
+  const dir = await resolveDir(dirArgument(args));
   const inspection = dir ? await inspectControlPlane(dir) : null;
   if (!inspection) {
     console.error(`control-plane: no control plane ${dir ? `in "${dir}"` : "is current"}`);
