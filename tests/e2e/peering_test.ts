@@ -56,7 +56,16 @@ Deno.test({
           60_000,
         );
         equal(await state(low), "paused");
-        const status = await peers.peeringStatus(w.transport, w.namespace);
+        // The lower one pauses as soon as its first listing shows the higher one's entry; its own
+        // keep-alive is written alongside, so it may land a moment after the pause.
+        const status = await crdFixtures.eventually(
+          async () => {
+            const entries = await peers.peeringStatus(w.transport, w.namespace);
+            return "high" in entries && "low" in entries ? entries : undefined;
+          },
+          "both operators' entries in the peering object",
+          10_000,
+        );
         deepEqual(Object.keys(status).sort(), ["high", "low"]);
         equal(status.high?.priority, 20);
         equal(status.high?.lifetime, 15);
