@@ -59,7 +59,7 @@ async function main(args: readonly string[]): Promise<number> {
   const prepared: operators.Operator[] = [];
   const skipped: Record<string, string> = {};
   for (const name of chosen.operators) {
-    const operator = await operators.prepare(name, say);
+    const operator = await operators.prepare(name, say, { denoV8Flags: chosen.denoV8Flags });
     if (typeof operator === "string") {
       say(operator);
       skipped[name] = operator;
@@ -148,7 +148,7 @@ async function main(args: readonly string[]): Promise<number> {
     runs,
     watchDecoding,
   };
-  const base = `${RESULTS}${chosen.quick ? "quick-" : ""}${date}`;
+  const base = options.resultsBase(RESULTS, date, chosen);
   await Deno.mkdir(RESULTS, { recursive: true });
   await Deno.writeTextFile(`${base}.json`, JSON.stringify(results, null, 2) + "\n");
   const markdown = renderMarkdown(results, summary, cases, chosen, failed);

@@ -51,10 +51,11 @@ export async function stopAll(): Promise<void> {
 export async function prepare(
   name: options.OperatorName,
   log: (line: string) => void,
+  settings: { denoV8Flags?: string | undefined } = {},
 ): Promise<Operator | string> {
   switch (name) {
     case "deno":
-      return await prepareDeno();
+      return await prepareDeno(settings.denoV8Flags);
     case "kopf":
       return await prepareKopf(log);
     case "go":
@@ -62,7 +63,7 @@ export async function prepare(
   }
 }
 
-async function prepareDeno(): Promise<Operator> {
+async function prepareDeno(v8Flags: string | undefined): Promise<Operator> {
   const handlers = `${REPO}bench/operators/deno/handlers.ts`;
   // Fill the module cache once, so no start pays for downloads.
   await run(Deno.execPath(), ["cache", `${REPO}cli.ts`, handlers]);
@@ -70,10 +71,24 @@ async function prepareDeno(): Promise<Operator> {
     name: "deno",
     label: "ours",
     userAgentPrefix: "kopf-deno",
-    versions: { deno: Deno.version.deno, v8: Deno.version.v8, kopfDeno: await ourVersion() },
+    versions: {
+      deno: Deno.version.deno,
+      v8: Deno.version.v8,
+      kopfDeno: await ourVersion(),
+      ...(v8Flags ? { v8Flags } : {}),
+    },
     command: (namespace) => ({
       cmd: Deno.execPath(),
-      args: ["run", "-A", `${REPO}cli.ts`, "run", handlers, "-n", namespace],
+      args: [
+        "run",
+        ...(v8Flags ? [`--v8-flags=${v8Flags.split(/\s+/).join(",")}`] : []),
+        "-A",
+        `${REPO}cli.ts`,
+        "run",
+        handlers,
+        "-n",
+        namespace,
+      ],
     }),
   };
 }

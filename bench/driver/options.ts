@@ -118,6 +118,10 @@ export interface Options {
   /** Whether kube-apiserver writes an audit log (off only to measure what it costs). */
   readonly audit: boolean;
   readonly sizes: Sizes;
+  /** V8 flags for our operator only (`deno run --v8-flags=…`), to measure memory trade-offs. */
+  readonly denoV8Flags: string | undefined;
+  /** What the results files are called after the date: `--name`, or `partial` (see below). */
+  readonly name: string | undefined;
   readonly help: boolean;
 }
 
@@ -129,10 +133,12 @@ export class UsageError extends Error {
 /** The text of `--help`. */
 export const USAGE =
   `Usage: deno task bench [--quick] [--operators deno,kopf,go] [--scenarios LIST] [--reps N]
-                       [--size KEY=VALUE]…
+                       [--size KEY=VALUE]… [--deno-v8-flags=FLAGS] [--name NAME]
 
 Runs each scenario against each operator on one private control plane and writes
-bench/results/<date>.{json,md} (--quick: bench/results/quick-<date>.{json,md}).
+bench/results/<date>.{json,md} (--quick: bench/results/quick-<date>.{json,md}). A run that
+is not the full one (fewer operators, scenarios or repetitions, other sizes or flags) writes
+bench/results/<date>-partial.{json,md} instead, so it never replaces the day's full run.
 
   --quick            Everything scaled down (a smoke run for CI), 1 repetition
   --operators LIST   Comma-separated: ${OPERATORS.join(",")} (default: all)
@@ -142,6 +148,9 @@ bench/results/<date>.{json,md} (--quick: bench/results/quick-<date>.{json,md}).
                      churnSeconds=60 or scalingObjects=1000,10000; repeatable
   --no-audit         Run kube-apiserver without an audit log (no request counts; to measure
                      what the audit log costs)
+  --deno-v8-flags=F  Runs our operator as \`deno run --v8-flags=F\` (e.g. =--optimize-for-size),
+                     the peers as ever: what a V8 setting trades
+  --name NAME        Writes bench/results/<date>-NAME.{json,md} (letters, digits, dashes)
   -h, --help         Show this help`;
 
 /** Parses the command line; throws `UsageError` with one line on bad input. */
@@ -159,11 +168,18 @@ export function parseOptions(args: readonly string[]): Options {
         reps: { type: "string" },
         size: { type: "string", multiple: true },
         "no-audit": { type: "boolean", default: false },
+        "deno-v8-flags": { type: "string" },
+        name: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     }));
   } catch (error) {
     const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
+    // A value that starts with a dash, like V8's flags, must be given as --option=value.
+    const ambiguous = /^Option '(--[\w-]+)' argument is ambiguous/.exec(message ?? "");
+    if (ambiguous) {
+      throw new UsageError(`${ambiguous[1]} takes its value after "=": ${ambiguous[1]}=--FLAG`);
+    }
     throw new UsageError(`${message}; see --help`);
   }
   const quick = values.quick ?? false;
@@ -171,15 +187,37 @@ export function parseOptions(args: readonly string[]): Options {
   if (!Number.isInteger(reps) || reps < 1) {
     throw new UsageError(`Invalid --reps "${values.reps}": expected a whole number of at least 1`);
   }
+  const flags = values["deno-v8-flags"];
+  if (flags !== undefined && !/^--\S/.test(flags.trim())) {
+    throw new UsageError(
+      `Invalid --deno-v8-flags "${flags}": expected V8 flags such as --optimize-for-size`,
+    );
+  }
+  if (values.name !== undefined && !/^[A-Za-z0-9][A-Za-z0-9-]*$/.test(values.name)) {
+    throw new UsageError(
+      `Invalid --name "${values.name}": expected letters, digits and dashes, e.g. optimize-for-size`,
+    );
+  }
+  const operators = listOf(values.operators, OPERATORS, "--operators");
+  const scenarios = listOf(values.scenarios, SCENARIOS, "--scenarios");
+  const full = operators.length === OPERATORS.length && scenarios.length === SCENARIOS.length &&
+    reps === 3 && !values["no-audit"] && (values.size ?? []).length === 0 && flags === undefined;
   return {
     quick,
-    operators: listOf(values.operators, OPERATORS, "--operators"),
-    scenarios: listOf(values.scenarios, SCENARIOS, "--scenarios"),
+    operators,
+    scenarios,
     reps,
     audit: !values["no-audit"],
     sizes: withSizes(quick ? QUICK : FULL, values.size ?? []),
+    denoV8Flags: flags?.trim(),
+    name: values.name ?? (quick || full ? undefined : "partial"),
     help: values.help ?? false,
   };
+}
+
+/** The results files' path without extension: `<dir><date>`, `quick-<date>`, `<date>-<name>`. */
+export function resultsBase(dir: string, date: string, chosen: Options): string {
+  return `${dir}${chosen.quick ? "quick-" : ""}${date}${chosen.name ? `-${chosen.name}` : ""}`;
 }
 
 /** The sizes with `--size KEY=VALUE` overrides applied: whole numbers ≥ 1, lists for lists. */
