@@ -91,6 +91,9 @@ export const QUICK: Sizes = {
   watchDecodingEvents: 5_000,
 };
 
+/** Repetitions of a full run (and so of a run that writes the day's full results). */
+export const FULL_REPS = 3;
+
 /** One entry of the run loop: a scenario, or one size of `scaling`. */
 export interface Case {
   /** The key of its figures in the summary: the scenario's name, or `scaling-<N>`. */
@@ -143,7 +146,7 @@ bench/results/<date>-partial.{json,md} instead, so it never replaces the day's f
   --quick            Everything scaled down (a smoke run for CI), 1 repetition
   --operators LIST   Comma-separated: ${OPERATORS.join(",")} (default: all)
   --scenarios LIST   Comma-separated: ${SCENARIOS.join(",")} (default: all)
-  --reps N           Repetitions of each scenario × operator (default: 3; --quick: 1)
+  --reps N           Repetitions of each scenario × operator (default: ${FULL_REPS}; --quick: 1)
   --size KEY=VALUE   Overrides one size (of the full run, or of --quick), e.g.
                      churnSeconds=60 or scalingObjects=1000,10000; repeatable
   --no-audit         Run kube-apiserver without an audit log (no request counts; to measure
@@ -183,7 +186,7 @@ export function parseOptions(args: readonly string[]): Options {
     throw new UsageError(`${message}; see --help`);
   }
   const quick = values.quick ?? false;
-  const reps = values.reps === undefined ? (quick ? 1 : 3) : Number(values.reps);
+  const reps = values.reps === undefined ? (quick ? 1 : FULL_REPS) : Number(values.reps);
   if (!Number.isInteger(reps) || reps < 1) {
     throw new UsageError(`Invalid --reps "${values.reps}": expected a whole number of at least 1`);
   }
@@ -201,7 +204,8 @@ export function parseOptions(args: readonly string[]): Options {
   const operators = listOf(values.operators, OPERATORS, "--operators");
   const scenarios = listOf(values.scenarios, SCENARIOS, "--scenarios");
   const full = operators.length === OPERATORS.length && scenarios.length === SCENARIOS.length &&
-    reps === 3 && !values["no-audit"] && (values.size ?? []).length === 0 && flags === undefined;
+    reps === FULL_REPS && !values["no-audit"] && (values.size ?? []).length === 0 &&
+    flags === undefined;
   return {
     quick,
     operators,
